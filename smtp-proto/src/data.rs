@@ -1,0 +1,389 @@
+//! The DATA body: a streaming dot-unstuffing decoder for the server (RFC 5321
+//! §4.5.2) that only ever ends a message at `CRLF.CRLF` and catches the bare
+//! CR and bare LF that SMTP smuggling relies on, and a dot-stuffing encoder
+//! for the client.
+
+use bytes::{Bytes, BytesMut};
+
+/// What the decoder does about a CR or LF that is not part of a CRLF pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BareLineEndings {
+    /// Refuse the message (after reading it to its real end) with a 5xx.
+    /// The safe default: another server may read such a line ending as the
+    /// end of the message, which is what SMTP smuggling exploits.
+    #[default]
+    Reject,
+    /// Turn each bare CR and bare LF into CRLF and accept the message. Even
+    /// here a bare CR or LF never ends the message.
+    Normalize,
+}
+
+/// A line ending that is not CRLF, found in message data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BareLineEnding {
+    /// A CR not followed by LF.
+    Cr,
+    /// An LF not preceded by CR.
+    Lf,
+}
+
+/// Why the decoder will refuse the message once it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataViolation {
+    /// A bare CR or LF, with the policy [`BareLineEndings::Reject`].
+    Bare(BareLineEnding),
+    /// A text line longer than the limit.
+    LineTooLong,
+    /// More content than the message size limit.
+    TooLarge,
+}
+
+/// Limits and policy for [`DotDecoder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecoderConfig {
+    /// Bare CR/LF policy.
+    pub bare_line_endings: BareLineEndings,
+    /// Longest text line in octets, CRLF included (RFC 5321 §4.5.3.1.6: 1000);
+    /// `None` for no limit.
+    pub max_line: Option<usize>,
+    /// Most content octets accepted (after unstuffing).
+    pub max_size: u64,
+}
+
+/// Progress of [`DotDecoder::decode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeStatus {
+    /// All complete input was consumed; a few bytes that may begin
+    /// `CRLF.CRLF` can stay in the buffer until more arrives.
+    NeedMore,
+    /// `CRLF.CRLF` was consumed: the message is complete.
+    End,
+}
+
+const CRLF: Bytes = Bytes::from_static(b"\r\n");
+
+/// Streaming decoder of a DATA body. Feed it the connection's input buffer;
+/// it takes the bytes it understands, hands out content chunks (views into
+/// that buffer, never copies, except the CRLF it inserts when normalizing)
+/// and stops right after the terminating `.CRLF`, leaving any pipelined
+/// command bytes in the buffer.
+#[derive(Debug, Clone)]
+pub struct DotDecoder {
+    config: DecoderConfig,
+    /// The last bytes consumed were CRLF (or this is the start of the body).
+    line_start: bool,
+    line_len: usize,
+    size: u64,
+    violation: Option<DataViolation>,
+}
+
+impl DotDecoder {
+    /// A decoder at the start of a message body.
+    pub fn new(config: DecoderConfig) -> Self {
+        Self {
+            config,
+            line_start: true,
+            line_len: 0,
+            size: 0,
+            violation: None,
+        }
+    }
+
+    /// Content octets seen so far (after unstuffing, before any limit).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The first violation found, if any. Once there is one, no more content
+    /// is handed out; the decoder only looks for the end of the message.
+    pub fn violation(&self) -> Option<DataViolation> {
+        self.violation
+    }
+
+    fn violate(&mut self, v: DataViolation) {
+        if self.violation.is_none() {
+            self.violation = Some(v);
+        }
+    }
+
+    fn emit(&mut self, input: &mut BytesMut, len: usize, out: &mut impl FnMut(Bytes)) {
+        if len == 0 {
+            return;
+        }
+        let chunk = input.split_to(len);
+        self.size += len as u64;
+        if self.size > self.config.max_size {
+            self.violate(DataViolation::TooLarge);
+        }
+        if self.violation.is_none() {
+            out(chunk.freeze());
+        }
+    }
+
+    fn skip(input: &mut BytesMut, len: usize) {
+        let _ = input.split_to(len);
+    }
+
+    fn emit_crlf(&mut self, out: &mut impl FnMut(Bytes)) {
+        self.size += 2;
+        if self.size > self.config.max_size {
+            self.violate(DataViolation::TooLarge);
+        }
+        if self.violation.is_none() {
+            out(CRLF);
+        }
+    }
+
+    /// Decodes from the front of `input`, calling `out` with each content
+    /// chunk. Any chunking of the input gives the same content.
+    pub fn decode(&mut self, input: &mut BytesMut, out: &mut impl FnMut(Bytes)) -> DecodeStatus {
+        // `pos` is the scan position within `input`; content before it that
+        // has not been handed out yet starts at 0.
+        let mut pos = 0;
+        loop {
+            if self.line_start {
+                match input.get(pos) {
+                    None => {
+                        self.emit(input, pos, out);
+                        return DecodeStatus::NeedMore;
+                    }
+                    Some(b'.') => {
+                        let rest = &input[pos + 1..];
+                        if rest.starts_with(b"\r\n") {
+                            self.emit(input, pos, out);
+                            Self::skip(input, 3);
+                            return DecodeStatus::End;
+                        }
+                        if rest.is_empty() || rest == b"\r" {
+                            // Could still become ".CRLF": wait.
+                            self.emit(input, pos, out);
+                            return DecodeStatus::NeedMore;
+                        }
+                        // A stuffed dot: drop it.
+                        self.emit(input, pos, out);
+                        Self::skip(input, 1);
+                        pos = 0;
+                        self.line_len += 1;
+                    }
+                    Some(_) => {}
+                }
+                self.line_start = false;
+            }
+            let Some(off) = memchr::memchr2(b'\r', b'\n', &input[pos..]) else {
+                self.line_len += input.len() - pos;
+                self.check_line_len();
+                let all = input.len();
+                self.emit(input, all, out);
+                return DecodeStatus::NeedMore;
+            };
+            let i = pos + off;
+            self.line_len += off;
+            if input[i] == b'\n' {
+                self.bare(BareLineEnding::Lf, input, i, out);
+                pos = 0;
+                continue;
+            }
+            match input.get(i + 1) {
+                None => {
+                    // A CR at the end of the input: keep it until we know
+                    // what follows.
+                    self.check_line_len();
+                    self.emit(input, i, out);
+                    return DecodeStatus::NeedMore;
+                }
+                Some(b'\n') => {
+                    self.line_len += 2;
+                    self.check_line_len();
+                    self.line_len = 0;
+                    self.line_start = true;
+                    pos = i + 2;
+                }
+                Some(_) => {
+                    self.bare(BareLineEnding::Cr, input, i, out);
+                    pos = 0;
+                }
+            }
+        }
+    }
+
+    fn check_line_len(&mut self) {
+        if let Some(max) = self.config.max_line {
+            if self.line_len > max {
+                self.violate(DataViolation::LineTooLong);
+            }
+        }
+    }
+
+    /// Handles a bare CR or LF at `i`: everything before it is content.
+    fn bare(&mut self, kind: BareLineEnding, input: &mut BytesMut, i: usize, out: &mut impl FnMut(Bytes)) {
+        self.emit(input, i, out);
+        Self::skip(input, 1);
+        match self.config.bare_line_endings {
+            BareLineEndings::Reject => self.violate(DataViolation::Bare(kind)),
+            BareLineEndings::Normalize => {
+                self.line_len += 2;
+                self.check_line_len();
+                self.emit_crlf(out);
+            }
+        }
+        // Either way the line goes on as far as the end-of-data check is
+        // concerned: only a real CRLF starts a line.
+        self.line_len = 0;
+    }
+}
+
+/// Streaming dot-stuffing encoder for the client side: bytes in, DATA wire
+/// form out. Bare CR and bare LF become CRLF (RFC 5321 §2.3.8 allows only
+/// CRLF on the wire), and a line that starts with `.` gets another.
+#[derive(Debug, Clone)]
+pub struct DotStuffer {
+    line_start: bool,
+    /// The previous chunk ended with CR.
+    pending_cr: bool,
+}
+
+impl Default for DotStuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DotStuffer {
+    /// An encoder at the start of a message.
+    pub fn new() -> Self {
+        Self {
+            line_start: true,
+            pending_cr: false,
+        }
+    }
+
+    /// Encodes `input`, appending the wire form to `out`.
+    pub fn encode(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
+        out.reserve(input.len() + input.len() / 64 + 4);
+        if self.pending_cr && !input.is_empty() {
+            self.pending_cr = false;
+            out.extend_from_slice(b"\r\n");
+            self.line_start = true;
+            if input[0] == b'\n' {
+                input = &input[1..];
+            }
+        }
+        while !input.is_empty() {
+            if self.line_start {
+                if input[0] == b'.' {
+                    out.push(b'.');
+                }
+                self.line_start = false;
+            }
+            match memchr::memchr2(b'\r', b'\n', input) {
+                None => {
+                    out.extend_from_slice(input);
+                    return;
+                }
+                Some(i) => {
+                    out.extend_from_slice(&input[..i]);
+                    if input[i] == b'\r' {
+                        match input.get(i + 1) {
+                            None => {
+                                self.pending_cr = true;
+                                return;
+                            }
+                            Some(b'\n') => input = &input[i + 2..],
+                            Some(_) => input = &input[i + 1..],
+                        }
+                    } else {
+                        input = &input[i + 1..];
+                    }
+                    out.extend_from_slice(b"\r\n");
+                    self.line_start = true;
+                }
+            }
+        }
+    }
+
+    /// Ends the message: completes the last line if needed and writes `.CRLF`.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.pending_cr {
+            self.pending_cr = false;
+            self.line_start = true;
+            out.extend_from_slice(b"\r\n");
+        }
+        if !self.line_start {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        self.line_start = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(policy: BareLineEndings) -> DecoderConfig {
+        DecoderConfig {
+            bare_line_endings: policy,
+            max_line: Some(1000),
+            max_size: 1 << 20,
+        }
+    }
+
+    /// Decodes `input` fed in pieces of `step` bytes; returns content, status,
+    /// violation and the bytes left after the end.
+    fn run(input: &[u8], step: usize, policy: BareLineEndings) -> (Vec<u8>, DecodeStatus, Option<DataViolation>, Vec<u8>) {
+        let mut d = DotDecoder::new(config(policy));
+        let mut buf = BytesMut::new();
+        let mut content = Vec::new();
+        let mut status = DecodeStatus::NeedMore;
+        for piece in input.chunks(step.max(1)) {
+            buf.extend_from_slice(piece);
+            if status == DecodeStatus::End {
+                continue;
+            }
+            status = d.decode(&mut buf, &mut |b: Bytes| content.extend_from_slice(&b));
+        }
+        (content, status, d.violation(), buf.to_vec())
+    }
+
+    #[test]
+    fn unstuffs_and_stops_at_the_end() {
+        for step in [1, 2, 3, 7, 1000] {
+            let (c, s, v, rest) = run(b"Hi\r\n..dot\r\n.\r\nQUIT\r\n", step, BareLineEndings::Reject);
+            assert_eq!(c, b"Hi\r\n.dot\r\n", "step {step}");
+            assert_eq!(s, DecodeStatus::End);
+            assert_eq!(v, None);
+            assert_eq!(rest, b"QUIT\r\n");
+        }
+    }
+
+    #[test]
+    fn empty_message() {
+        let (c, s, _, _) = run(b".\r\n", 1, BareLineEndings::Reject);
+        assert!(c.is_empty());
+        assert_eq!(s, DecodeStatus::End);
+    }
+
+    #[test]
+    fn encoder_round_trip() {
+        let body = b"a\r\n.b\r\n..\r\n.\r\nend";
+        let mut wire = Vec::new();
+        let mut e = DotStuffer::new();
+        e.encode(&body[..5], &mut wire);
+        e.encode(&body[5..], &mut wire);
+        e.finish(&mut wire);
+        assert_eq!(wire, b"a\r\n..b\r\n...\r\n..\r\nend\r\n.\r\n");
+        let (c, s, _, _) = run(&wire, 3, BareLineEndings::Reject);
+        assert_eq!(s, DecodeStatus::End);
+        assert_eq!(c, b"a\r\n.b\r\n..\r\n.\r\nend\r\n");
+    }
+
+    #[test]
+    fn encoder_normalizes_bare_line_endings() {
+        let mut wire = Vec::new();
+        let mut e = DotStuffer::new();
+        e.encode(b"a\n.\nb\r", &mut wire);
+        e.encode(b"c", &mut wire);
+        e.finish(&mut wire);
+        assert_eq!(wire, b"a\r\n..\r\nb\r\nc\r\n.\r\n");
+    }
+}
