@@ -270,12 +270,10 @@ pub(crate) fn parse_mailbox(
                     i += 1;
                     break;
                 }
-                Some(b'\\') => {
-                    match input.get(i + 1) {
-                        Some(32..=126) => i += 2,
-                        _ => return Err(bad("bad escape in quoted local part")),
-                    }
-                }
+                Some(b'\\') => match input.get(i + 1) {
+                    Some(32..=126) => i += 2,
+                    _ => return Err(bad("bad escape in quoted local part")),
+                },
                 Some(&b) if (32..=126).contains(&b) || b >= 0x80 => i += 1,
                 Some(_) => return Err(bad("control character in quoted local part")),
             }
@@ -330,7 +328,9 @@ pub(crate) fn domain_len(input: &[u8]) -> Option<usize> {
                     && !tag.is_empty()
                     && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                     && !content.is_empty()
-                    && content.bytes().all(|b| (33..=126).contains(&b) && b != b'[' && b != b'\\')
+                    && content
+                        .bytes()
+                        .all(|b| (33..=126).contains(&b) && b != b'[' && b != b'\\')
             }
             DomainKind::Name(_) => false,
         };
@@ -351,7 +351,11 @@ pub(crate) fn domain_len(input: &[u8]) -> Option<usize> {
         if label.is_empty() || label[0] == b'-' || label[label.len() - 1] == b'-' {
             return None;
         }
-        if input.get(i) == Some(&b'.') && input.get(i + 1).is_some_and(|&b| b.is_ascii_alphanumeric() || b >= 0x80) {
+        if input.get(i) == Some(&b'.')
+            && input
+                .get(i + 1)
+                .is_some_and(|&b| b.is_ascii_alphanumeric() || b >= 0x80)
+        {
             i += 1;
             continue;
         }
@@ -388,7 +392,10 @@ pub(crate) fn parse_path<'a>(
             return Err(bad("empty address"));
         }
         let (mailbox, used) = parse_mailbox(input, which)?;
-        return Ok((PathKind::Mailbox(mailbox), after_path(&input[used..], which)?));
+        return Ok((
+            PathKind::Mailbox(mailbox),
+            after_path(&input[used..], which)?,
+        ));
     }
     let mut i = 1;
     if input.get(1) == Some(&b'>') {
@@ -424,7 +431,10 @@ pub(crate) fn parse_path<'a>(
     if input.get(i) != Some(&b'>') {
         return Err(bad("missing closing '>'"));
     }
-    Ok((PathKind::Mailbox(mailbox), after_path(&input[i + 1..], which)?))
+    Ok((
+        PathKind::Mailbox(mailbox),
+        after_path(&input[i + 1..], which)?,
+    ))
 }
 
 fn after_path<'a>(rest: &'a [u8], which: &'static str) -> Result<&'a [u8], CommandError> {
@@ -473,14 +483,20 @@ mod tests {
 
     #[test]
     fn address_literals() {
-        assert_eq!(mb("a@[192.0.2.1]").domain_kind(), DomainKind::Ipv4("192.0.2.1".parse().unwrap()));
+        assert_eq!(
+            mb("a@[192.0.2.1]").domain_kind(),
+            DomainKind::Ipv4("192.0.2.1".parse().unwrap())
+        );
         assert_eq!(
             mb("a@[IPv6:2001:db8::1]").domain_kind(),
             DomainKind::Ipv6("2001:db8::1".parse().unwrap())
         );
         assert!(Mailbox::parse("a@[300.1.1.1]").is_err());
         assert!(Mailbox::parse("a@[IPv6:zz]").is_err());
-        assert!(matches!(mb("a@[x-tag:abc]").domain_kind(), DomainKind::General { tag: "x-tag", .. }));
+        assert!(matches!(
+            mb("a@[x-tag:abc]").domain_kind(),
+            DomainKind::General { tag: "x-tag", .. }
+        ));
     }
 
     #[test]
@@ -496,30 +512,59 @@ mod tests {
         let (p, rest) = parse_path(b"<a@b.example> SIZE=10", "sender", STRICT).unwrap();
         assert_eq!(p, PathKind::Mailbox(mb("a@b.example")));
         assert_eq!(rest, b"SIZE=10");
-        assert_eq!(parse_path(b"<>", "sender", STRICT).unwrap().0, PathKind::Null);
-        assert_eq!(parse_path(b"<PostMaster>", "recipient", STRICT).unwrap().0, PathKind::Postmaster);
+        assert_eq!(
+            parse_path(b"<>", "sender", STRICT).unwrap().0,
+            PathKind::Null
+        );
+        assert_eq!(
+            parse_path(b"<PostMaster>", "recipient", STRICT).unwrap().0,
+            PathKind::Postmaster
+        );
         assert!(matches!(
             parse_path(b"a@b.example", "sender", STRICT),
             Err(CommandError::MissingBrackets { .. })
         ));
         assert!(parse_path(b" <a@b.example>", "sender", STRICT).is_err());
-        assert_eq!(parse_path(b" <a@b.example>", "sender", LENIENT).unwrap().0, PathKind::Mailbox(mb("a@b.example")));
-        assert_eq!(parse_path(b"a@b.example", "sender", LENIENT).unwrap().0, PathKind::Mailbox(mb("a@b.example")));
-        assert_eq!(parse_path(b" a@b.example", "recipient", LENIENT).unwrap().0, PathKind::Mailbox(mb("a@b.example")));
+        assert_eq!(
+            parse_path(b" <a@b.example>", "sender", LENIENT).unwrap().0,
+            PathKind::Mailbox(mb("a@b.example"))
+        );
+        assert_eq!(
+            parse_path(b"a@b.example", "sender", LENIENT).unwrap().0,
+            PathKind::Mailbox(mb("a@b.example"))
+        );
+        assert_eq!(
+            parse_path(b" a@b.example", "recipient", LENIENT).unwrap().0,
+            PathKind::Mailbox(mb("a@b.example"))
+        );
     }
 
     #[test]
     fn source_route_is_dropped() {
-        let (p, _) = parse_path(b"<@hosta.int,@jkl.org:userc@d.bar.org>", "recipient", STRICT).unwrap();
+        let (p, _) = parse_path(
+            b"<@hosta.int,@jkl.org:userc@d.bar.org>",
+            "recipient",
+            STRICT,
+        )
+        .unwrap();
         assert_eq!(p, PathKind::Mailbox(mb("userc@d.bar.org")));
         assert!(parse_path(b"<@hosta.int,userc@d.bar.org>", "recipient", STRICT).is_err());
     }
 
     #[test]
     fn routing_hazards() {
-        assert_eq!(mb("a%b.example@relay.example").routing_hazard(), Some(RoutingHazard::PercentHack));
-        assert_eq!(mb("b.example!a@relay.example").routing_hazard(), Some(RoutingHazard::BangPath));
-        assert_eq!(mb("\"a@b.example\"@relay.example").routing_hazard(), Some(RoutingHazard::EmbeddedAt));
+        assert_eq!(
+            mb("a%b.example@relay.example").routing_hazard(),
+            Some(RoutingHazard::PercentHack)
+        );
+        assert_eq!(
+            mb("b.example!a@relay.example").routing_hazard(),
+            Some(RoutingHazard::BangPath)
+        );
+        assert_eq!(
+            mb("\"a@b.example\"@relay.example").routing_hazard(),
+            Some(RoutingHazard::EmbeddedAt)
+        );
         assert_eq!(mb("a@relay.example").routing_hazard(), None);
     }
 }

@@ -251,11 +251,9 @@ impl Command {
                 out.extend_from_slice(self.verb().as_bytes());
                 out.extend_from_slice(b" FROM:<>");
             }
-            Command::Data
-            | Command::Rset
-            | Command::Noop
-            | Command::Quit
-            | Command::StartTls => out.extend_from_slice(self.verb().as_bytes()),
+            Command::Data | Command::Rset | Command::Noop | Command::Quit | Command::StartTls => {
+                out.extend_from_slice(self.verb().as_bytes())
+            }
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -395,7 +393,9 @@ fn parse_bdat(args: &[u8]) -> Result<Command, CommandError> {
     if size.len() > 18 || !size.iter().all(u8::is_ascii_digit) {
         return Err(bad("chunk size must be a number"));
     }
-    let size = size.iter().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+    let size = size
+        .iter()
+        .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
     let last = match parts.next() {
         None => false,
         Some(l) if l.eq_ignore_ascii_case(b"LAST") => true,
@@ -456,50 +456,125 @@ mod tests {
 
     #[test]
     fn every_verb() {
-        assert_eq!(parse("EHLO mail.example.org").unwrap(), Command::Ehlo { domain: "mail.example.org".into() });
-        assert_eq!(parse("helo [192.0.2.1]").unwrap(), Command::Helo { domain: "[192.0.2.1]".into() });
-        assert_eq!(parse("LHLO x").unwrap(), Command::Lhlo { domain: "x".into() });
+        assert_eq!(
+            parse("EHLO mail.example.org").unwrap(),
+            Command::Ehlo {
+                domain: "mail.example.org".into()
+            }
+        );
+        assert_eq!(
+            parse("helo [192.0.2.1]").unwrap(),
+            Command::Helo {
+                domain: "[192.0.2.1]".into()
+            }
+        );
+        assert_eq!(
+            parse("LHLO x").unwrap(),
+            Command::Lhlo { domain: "x".into() }
+        );
         assert_eq!(parse("DATA").unwrap(), Command::Data);
-        assert_eq!(parse("BDAT 100 LAST").unwrap(), Command::Bdat { size: 100, last: true });
-        assert_eq!(parse("bdat 0").unwrap(), Command::Bdat { size: 0, last: false });
+        assert_eq!(
+            parse("BDAT 100 LAST").unwrap(),
+            Command::Bdat {
+                size: 100,
+                last: true
+            }
+        );
+        assert_eq!(
+            parse("bdat 0").unwrap(),
+            Command::Bdat {
+                size: 0,
+                last: false
+            }
+        );
         assert_eq!(parse("RSET").unwrap(), Command::Rset);
-        assert_eq!(parse("VRFY Smith").unwrap(), Command::Vrfy { arg: "Smith".into() });
-        assert_eq!(parse("EXPN Example-People").unwrap(), Command::Expn { arg: "Example-People".into() });
+        assert_eq!(
+            parse("VRFY Smith").unwrap(),
+            Command::Vrfy {
+                arg: "Smith".into()
+            }
+        );
+        assert_eq!(
+            parse("EXPN Example-People").unwrap(),
+            Command::Expn {
+                arg: "Example-People".into()
+            }
+        );
         assert_eq!(parse("HELP").unwrap(), Command::Help { topic: None });
         assert_eq!(parse("NOOP hello").unwrap(), Command::Noop);
         assert_eq!(parse("QUIT").unwrap(), Command::Quit);
         assert_eq!(parse("StartTLS").unwrap(), Command::StartTls);
         assert_eq!(
             parse("AUTH plain AHRpbQB0YW5zdGFhZnRhbnN0YWFm").unwrap(),
-            Command::Auth { mechanism: "PLAIN".into(), initial_response: Some("AHRpbQB0YW5zdGFhZnRhbnN0YWFm".into()) }
+            Command::Auth {
+                mechanism: "PLAIN".into(),
+                initial_response: Some("AHRpbQB0YW5zdGFhZnRhbnN0YWFm".into())
+            }
         );
-        assert_eq!(parse("ETRN @example.org").unwrap(), Command::Etrn { node: "@example.org".into() });
-        assert_eq!(parse("SEND FROM:<a@b.c>").unwrap(), Command::Legacy(LegacyCommand::Send));
+        assert_eq!(
+            parse("ETRN @example.org").unwrap(),
+            Command::Etrn {
+                node: "@example.org".into()
+            }
+        );
+        assert_eq!(
+            parse("SEND FROM:<a@b.c>").unwrap(),
+            Command::Legacy(LegacyCommand::Send)
+        );
         assert_eq!(parse("TURN").unwrap(), Command::Legacy(LegacyCommand::Turn));
     }
 
     #[test]
     fn mail_and_rcpt() {
-        let Command::Mail { from, params } = parse("MAIL FROM:<Smith@bar.com> SIZE=42 BODY=8BITMIME").unwrap() else {
+        let Command::Mail { from, params } =
+            parse("MAIL FROM:<Smith@bar.com> SIZE=42 BODY=8BITMIME").unwrap()
+        else {
             panic!("not MAIL")
         };
-        assert_eq!(from, ReversePath::Mailbox(Mailbox::parse("Smith@bar.com").unwrap()));
+        assert_eq!(
+            from,
+            ReversePath::Mailbox(Mailbox::parse("Smith@bar.com").unwrap())
+        );
         assert_eq!(params.size, Some(42));
-        assert_eq!(parse("mail from:<>").unwrap(), Command::Mail { from: ReversePath::Null, params: MailParameters::default() });
-        assert_eq!(parse("RCPT TO:<postmaster>").unwrap(), Command::Rcpt { to: ForwardPath::Postmaster, params: RcptParameters::default() });
+        assert_eq!(
+            parse("mail from:<>").unwrap(),
+            Command::Mail {
+                from: ReversePath::Null,
+                params: MailParameters::default()
+            }
+        );
+        assert_eq!(
+            parse("RCPT TO:<postmaster>").unwrap(),
+            Command::Rcpt {
+                to: ForwardPath::Postmaster,
+                params: RcptParameters::default()
+            }
+        );
         assert!(parse("RCPT TO:<>").is_err());
     }
 
     #[test]
     fn seed_telnet_forms_need_leniency() {
         let line = b"MAIL FROM:dradchuk@nodrop.in";
-        assert!(matches!(Command::parse(line, STRICT), Err(CommandError::MissingBrackets { .. })));
-        assert!(matches!(Command::parse(line, LENIENT), Ok(Command::Mail { .. })));
+        assert!(matches!(
+            Command::parse(line, STRICT),
+            Err(CommandError::MissingBrackets { .. })
+        ));
+        assert!(matches!(
+            Command::parse(line, LENIENT),
+            Ok(Command::Mail { .. })
+        ));
         let line = b"RCPT TO: lliopt@yandex.ru";
         assert!(Command::parse(line, STRICT).is_err());
-        assert!(matches!(Command::parse(line, LENIENT), Ok(Command::Rcpt { .. })));
+        assert!(matches!(
+            Command::parse(line, LENIENT),
+            Ok(Command::Rcpt { .. })
+        ));
         assert_eq!(
-            Command::parse(b"MAIL FROM:dradchuk@nodrop.in", STRICT).unwrap_err().reply().code(),
+            Command::parse(b"MAIL FROM:dradchuk@nodrop.in", STRICT)
+                .unwrap_err()
+                .reply()
+                .code(),
             501
         );
     }
@@ -508,7 +583,10 @@ mod tests {
     fn errors_map_to_rfc_replies() {
         assert_eq!(parse("FOO").unwrap_err().reply().code(), 500);
         assert_eq!(parse("MAIL TO:<a@b>").unwrap_err().reply().code(), 501);
-        assert_eq!(parse("MAIL FROM:<a@b> FOO=1").unwrap_err().reply().code(), 555);
+        assert_eq!(
+            parse("MAIL FROM:<a@b> FOO=1").unwrap_err().reply().code(),
+            555
+        );
         assert_eq!(parse("RCPT TO:<a@@b>").unwrap_err().reply().code(), 553);
         assert_eq!(parse("EHLO").unwrap_err().reply().code(), 501);
         assert_eq!(parse("DATA x").unwrap_err().reply().code(), 501);

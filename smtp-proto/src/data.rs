@@ -215,7 +215,13 @@ impl DotDecoder {
     }
 
     /// Handles a bare CR or LF at `i`: everything before it is content.
-    fn bare(&mut self, kind: BareLineEnding, input: &mut BytesMut, i: usize, out: &mut impl FnMut(Bytes)) {
+    fn bare(
+        &mut self,
+        kind: BareLineEnding,
+        input: &mut BytesMut,
+        i: usize,
+        out: &mut impl FnMut(Bytes),
+    ) {
         self.emit(input, i, out);
         Self::skip(input, 1);
         match self.config.bare_line_endings {
@@ -330,7 +336,11 @@ mod tests {
 
     /// Decodes `input` fed in pieces of `step` bytes; returns content, status,
     /// violation and the bytes left after the end.
-    fn run(input: &[u8], step: usize, policy: BareLineEndings) -> (Vec<u8>, DecodeStatus, Option<DataViolation>, Vec<u8>) {
+    fn run(
+        input: &[u8],
+        step: usize,
+        policy: BareLineEndings,
+    ) -> (Vec<u8>, DecodeStatus, Option<DataViolation>, Vec<u8>) {
         let mut d = DotDecoder::new(config(policy));
         let mut buf = BytesMut::new();
         let mut content = Vec::new();
@@ -348,7 +358,11 @@ mod tests {
     #[test]
     fn unstuffs_and_stops_at_the_end() {
         for step in [1, 2, 3, 7, 1000] {
-            let (c, s, v, rest) = run(b"Hi\r\n..dot\r\n.\r\nQUIT\r\n", step, BareLineEndings::Reject);
+            let (c, s, v, rest) = run(
+                b"Hi\r\n..dot\r\n.\r\nQUIT\r\n",
+                step,
+                BareLineEndings::Reject,
+            );
             assert_eq!(c, b"Hi\r\n.dot\r\n", "step {step}");
             assert_eq!(s, DecodeStatus::End);
             assert_eq!(v, None);

@@ -111,7 +111,11 @@ impl CommandError {
                 Reply::with_status(501, (5, 5, 4), format!("Syntax error: {self}"))
             }
             CommandError::BadPath { which, .. } => {
-                let status = if *which == "sender" { (5, 1, 7) } else { (5, 1, 3) };
+                let status = if *which == "sender" {
+                    (5, 1, 7)
+                } else {
+                    (5, 1, 3)
+                };
                 Reply::with_status(553, status, format!("Syntax error: {self}"))
             }
             CommandError::MissingBrackets { .. } => {

@@ -193,7 +193,9 @@ impl Capabilities {
         let mut c = Capabilities::default();
         for line in lines.iter().skip(1) {
             let mut words = line.split_ascii_whitespace();
-            let Some(keyword) = words.next() else { continue };
+            let Some(keyword) = words.next() else {
+                continue;
+            };
             let keyword = keyword.to_ascii_uppercase();
             match keyword.as_str() {
                 "PIPELINING" => c.pipelining = true,
@@ -238,7 +240,9 @@ impl Capabilities {
 
     /// Whether the server advertised the SASL mechanism.
     pub fn offers_auth(&self, mechanism: Mechanism) -> bool {
-        self.auth.iter().any(|m| m.eq_ignore_ascii_case(mechanism.name()))
+        self.auth
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(mechanism.name()))
     }
 }
 
@@ -256,7 +260,12 @@ pub(crate) fn ehlo_keywords(
         (ext.eight_bit_mime, "8BITMIME"),
         (ext.smtputf8, "SMTPUTF8"),
     ];
-    lines.extend(flags.iter().filter(|(on, _)| *on).map(|(_, s)| (*s).to_owned()));
+    lines.extend(
+        flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, s)| (*s).to_owned()),
+    );
     if ext.size {
         lines.push(format!("SIZE {max_message_size}"));
     }
@@ -265,7 +274,12 @@ pub(crate) fn ehlo_keywords(
         (ext.enhanced_status_codes, "ENHANCEDSTATUSCODES"),
         (ext.starttls && !tls_active, "STARTTLS"),
     ];
-    lines.extend(flags.iter().filter(|(on, _)| *on).map(|(_, s)| (*s).to_owned()));
+    lines.extend(
+        flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, s)| (*s).to_owned()),
+    );
     if !ext.auth.is_empty() && auth_allowed {
         let mut s = String::from("AUTH");
         for m in &ext.auth {
@@ -282,7 +296,12 @@ pub(crate) fn ehlo_keywords(
         (ext.binarymime && ext.chunking, "BINARYMIME"),
         (ext.requiretls && tls_active, "REQUIRETLS"),
     ];
-    lines.extend(flags.iter().filter(|(on, _)| *on).map(|(_, s)| (*s).to_owned()));
+    lines.extend(
+        flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, s)| (*s).to_owned()),
+    );
     let with_arg = |name: &str, arg: &str| {
         if arg.is_empty() {
             name.to_owned()
@@ -303,7 +322,12 @@ pub(crate) fn ehlo_keywords(
         lines.push(with_arg("NO-SOLICITING", k));
     }
     let flags = [(ext.mtrk, "MTRK"), (ext.rrvs, "RRVS"), (ext.etrn, "ETRN")];
-    lines.extend(flags.iter().filter(|(on, _)| *on).map(|(_, s)| (*s).to_owned()));
+    lines.extend(
+        flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, s)| (*s).to_owned()),
+    );
     if ext.limits {
         lines.push(format!("LIMITS RCPTMAX={max_recipients}"));
     }
@@ -316,9 +340,17 @@ mod tests {
 
     #[test]
     fn reads_the_seed_ehlo_reply() {
-        let lines: Vec<String> = ["mxfront5g.mail.yandex.net", "8BITMIME", "PIPELINING", "SIZE 42991616", "STARTTLS", "DSN", "ENHANCEDSTATUSCODES"]
-            .map(String::from)
-            .to_vec();
+        let lines: Vec<String> = [
+            "mxfront5g.mail.yandex.net",
+            "8BITMIME",
+            "PIPELINING",
+            "SIZE 42991616",
+            "STARTTLS",
+            "DSN",
+            "ENHANCEDSTATUSCODES",
+        ]
+        .map(String::from)
+        .to_vec();
         let c = Capabilities::from_ehlo_lines(&lines);
         assert!(c.eight_bit_mime && c.pipelining && c.starttls && c.dsn && c.enhanced_status_codes);
         assert_eq!(c.size, Some(42991616));
@@ -327,7 +359,15 @@ mod tests {
 
     #[test]
     fn reads_auth_and_limits() {
-        let lines: Vec<String> = ["x", "AUTH PLAIN login", "AUTH=LOGIN", "LIMITS RCPTMAX=50 MAILMAX=5", "X-FOO bar"].map(String::from).to_vec();
+        let lines: Vec<String> = [
+            "x",
+            "AUTH PLAIN login",
+            "AUTH=LOGIN",
+            "LIMITS RCPTMAX=50 MAILMAX=5",
+            "X-FOO bar",
+        ]
+        .map(String::from)
+        .to_vec();
         let c = Capabilities::from_ehlo_lines(&lines);
         assert_eq!(c.auth, ["PLAIN", "LOGIN"]);
         assert!(c.offers_auth(Mechanism::Plain));

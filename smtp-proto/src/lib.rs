@@ -52,6 +52,8 @@ pub mod extensions;
 pub mod params;
 pub mod reply;
 pub mod server;
+#[cfg(feature = "tokio")]
+pub mod tokio_io;
 pub mod xtext;
 
 pub use address::{ForwardPath, Mailbox, ReversePath};

@@ -163,7 +163,11 @@ fn set_once<T>(slot: &mut Option<T>, value: T, keyword: &'static str) -> Result<
     Ok(())
 }
 
-fn set_flag(slot: &mut bool, keyword: &'static str, value: Option<&[u8]>) -> Result<(), CommandError> {
+fn set_flag(
+    slot: &mut bool,
+    keyword: &'static str,
+    value: Option<&[u8]>,
+) -> Result<(), CommandError> {
     if value.is_some() {
         return Err(bad(keyword, "takes no value"));
     }
@@ -199,7 +203,10 @@ fn for_each_param(
             Some(eq) => (&param[..eq], Some(&param[eq + 1..])),
             None => (param, None),
         };
-        if key.is_empty() || !key[0].is_ascii_alphanumeric() || !key.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-') {
+        if key.is_empty()
+            || !key[0].is_ascii_alphanumeric()
+            || !key.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        {
             return Err(CommandError::Syntax {
                 command: "MAIL/RCPT",
                 what: "malformed parameter keyword",
@@ -295,7 +302,8 @@ impl MailParameters {
                 };
                 set_once(&mut p.no_soliciting, v, "NO-SOLICITING")
             } else if key.eq_ignore_ascii_case(b"MTRK") {
-                let m = parse_mtrk(need("MTRK")?).ok_or(bad("MTRK", "must be certifier[:timeout]"))?;
+                let m =
+                    parse_mtrk(need("MTRK")?).ok_or(bad("MTRK", "must be certifier[:timeout]"))?;
                 set_once(&mut p.mtrk, m, "MTRK")
             } else {
                 Err(unknown(key))
@@ -309,8 +317,14 @@ impl MailParameters {
     pub fn extensions_used(&self) -> impl Iterator<Item = Extension> + '_ {
         [
             (self.size.is_some(), Extension::Size),
-            (matches!(self.body, Some(BodyType::EightBitMime)), Extension::EightBitMime),
-            (matches!(self.body, Some(BodyType::BinaryMime)), Extension::BinaryMime),
+            (
+                matches!(self.body, Some(BodyType::EightBitMime)),
+                Extension::EightBitMime,
+            ),
+            (
+                matches!(self.body, Some(BodyType::BinaryMime)),
+                Extension::BinaryMime,
+            ),
             (self.smtputf8, Extension::SmtpUtf8),
             (self.ret.is_some() || self.envid.is_some(), Extension::Dsn),
             (self.auth.is_some(), Extension::Auth),
@@ -399,11 +413,14 @@ impl RcptParameters {
         for_each_param(input, |key, value| {
             let need = |k: &'static str| value.ok_or(bad(k, "needs a value"));
             if key.eq_ignore_ascii_case(b"NOTIFY") {
-                let n = parse_notify(need("NOTIFY")?)
-                    .ok_or(bad("NOTIFY", "must be NEVER or a list of SUCCESS, FAILURE, DELAY"))?;
+                let n = parse_notify(need("NOTIFY")?).ok_or(bad(
+                    "NOTIFY",
+                    "must be NEVER or a list of SUCCESS, FAILURE, DELAY",
+                ))?;
                 set_once(&mut p.notify, n, "NOTIFY")
             } else if key.eq_ignore_ascii_case(b"ORCPT") {
-                let o = parse_orcpt(need("ORCPT")?).ok_or(bad("ORCPT", "must be addr-type;xtext"))?;
+                let o =
+                    parse_orcpt(need("ORCPT")?).ok_or(bad("ORCPT", "must be addr-type;xtext"))?;
                 set_once(&mut p.orcpt, o, "ORCPT")
             } else if key.eq_ignore_ascii_case(b"RRVS") {
                 let r = parse_rrvs(need("RRVS")?).ok_or(bad("RRVS", "must be date-time[;C|R]"))?;
@@ -418,7 +435,10 @@ impl RcptParameters {
     /// The extensions these parameters use.
     pub fn extensions_used(&self) -> impl Iterator<Item = Extension> + '_ {
         [
-            (self.notify.is_some() || self.orcpt.is_some(), Extension::Dsn),
+            (
+                self.notify.is_some() || self.orcpt.is_some(),
+                Extension::Dsn,
+            ),
             (self.rrvs.is_some(), Extension::Rrvs),
         ]
         .into_iter()
@@ -432,10 +452,14 @@ impl RcptParameters {
             if n.is_never() {
                 out.extend_from_slice(b"NEVER");
             } else {
-                let names: Vec<&str> = [(n.success, "SUCCESS"), (n.failure, "FAILURE"), (n.delay, "DELAY")]
-                    .into_iter()
-                    .filter_map(|(on, s)| on.then_some(s))
-                    .collect();
+                let names: Vec<&str> = [
+                    (n.success, "SUCCESS"),
+                    (n.failure, "FAILURE"),
+                    (n.delay, "DELAY"),
+                ]
+                .into_iter()
+                .filter_map(|(on, s)| on.then_some(s))
+                .collect();
                 out.extend_from_slice(names.join(",").as_bytes());
             }
         }
@@ -486,7 +510,11 @@ fn parse_notify(v: &[u8]) -> Option<Notify> {
 fn parse_orcpt(v: &[u8]) -> Option<OriginalRecipient> {
     let semi = memchr::memchr(b';', v)?;
     let addr_type = &v[..semi];
-    if addr_type.is_empty() || !addr_type.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-') {
+    if addr_type.is_empty()
+        || !addr_type
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+    {
         return None;
     }
     let raw = &v[semi + 1..];
@@ -497,7 +525,11 @@ fn parse_orcpt(v: &[u8]) -> Option<OriginalRecipient> {
     let address = if addr_type.eq_ignore_ascii_case("utf-8") {
         // utf-8-addr-xtext or utf-8-addr-unitext (RFC 6533 §3): xtext first
         // when it decodes, then the \x{..} escapes.
-        let decoded = if raw.is_ascii() { xtext::decode(raw)? } else { raw.to_vec() };
+        let decoded = if raw.is_ascii() {
+            xtext::decode(raw)?
+        } else {
+            raw.to_vec()
+        };
         xtext::decode_utf8_addr(&decoded)?
     } else {
         String::from_utf8(xtext::decode(raw)?).ok()?
@@ -528,7 +560,10 @@ fn parse_rrvs(v: &[u8]) -> Option<Rrvs> {
 fn parse_by(v: &[u8]) -> Option<DeliverBy> {
     let semi = memchr::memchr(b';', v)?;
     let (time, mode) = (&v[..semi], &v[semi + 1..]);
-    let digits = time.strip_prefix(b"-").or_else(|| time.strip_prefix(b"+")).unwrap_or(time);
+    let digits = time
+        .strip_prefix(b"-")
+        .or_else(|| time.strip_prefix(b"+"))
+        .unwrap_or(time);
     if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -556,7 +591,11 @@ fn parse_mtrk(v: &[u8]) -> Option<Mtrk> {
         Some(i) => (&v[..i], Some(&v[i + 1..])),
         None => (v, None),
     };
-    if cert.is_empty() || !cert.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')) {
+    if cert.is_empty()
+        || !cert
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    {
         return None;
     }
     let timeout = match timeout {
@@ -575,12 +614,25 @@ fn parse_mtrk(v: &[u8]) -> Option<Mtrk> {
 /// A loose check of RFC 3339 `date-time`: `YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`.
 fn is_date_time(v: &[u8]) -> bool {
     fn digits(v: &[u8], range: std::ops::Range<usize>) -> bool {
-        v.get(range).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        v.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
     }
-    if v.len() < 20 || !digits(v, 0..4) || v[4] != b'-' || !digits(v, 5..7) || v[7] != b'-' || !digits(v, 8..10) {
+    if v.len() < 20
+        || !digits(v, 0..4)
+        || v[4] != b'-'
+        || !digits(v, 5..7)
+        || v[7] != b'-'
+        || !digits(v, 8..10)
+    {
         return false;
     }
-    if !matches!(v[10], b'T' | b't') || !digits(v, 11..13) || v[13] != b':' || !digits(v, 14..16) || v[16] != b':' || !digits(v, 17..19) {
+    if !matches!(v[10], b'T' | b't')
+        || !digits(v, 11..13)
+        || v[13] != b':'
+        || !digits(v, 14..16)
+        || v[16] != b':'
+        || !digits(v, 17..19)
+    {
         return false;
     }
     let mut i = 19;
@@ -596,7 +648,12 @@ fn is_date_time(v: &[u8]) -> bool {
     }
     match v.get(i) {
         Some(b'Z' | b'z') => i + 1 == v.len(),
-        Some(b'+' | b'-') => v.len() == i + 6 && digits(v, i + 1..i + 3) && v[i + 3] == b':' && digits(v, i + 4..i + 6),
+        Some(b'+' | b'-') => {
+            v.len() == i + 6
+                && digits(v, i + 1..i + 3)
+                && v[i + 3] == b':'
+                && digits(v, i + 4..i + 6)
+        }
         _ => false,
     }
 }
@@ -620,9 +677,22 @@ mod tests {
         assert_eq!(p.auth, Some(AuthParam::Mailbox("e=mc2@example.com".into())));
         assert_eq!(p.mt_priority, Some(-3));
         assert_eq!(p.hold, Some(Hold::For(60)));
-        assert_eq!(p.by, Some(DeliverBy { seconds: 120, return_if_late: true, trace: true }));
+        assert_eq!(
+            p.by,
+            Some(DeliverBy {
+                seconds: 120,
+                return_if_late: true,
+                trace: true
+            })
+        );
         assert_eq!(p.no_soliciting.as_deref(), Some("net.example:ADV"));
-        assert_eq!(p.mtrk, Some(Mtrk { certifier: "abc+/=".into(), timeout: Some(3600) }));
+        assert_eq!(
+            p.mtrk,
+            Some(Mtrk {
+                certifier: "abc+/=".into(),
+                timeout: Some(3600)
+            })
+        );
         let mut out = Vec::new();
         p.write_to(&mut out);
         assert_eq!(MailParameters::parse(&out[1..]).unwrap(), p);
@@ -630,8 +700,14 @@ mod tests {
 
     #[test]
     fn bad_mail_parameters() {
-        assert!(matches!(MailParameters::parse(b"FOO=1"), Err(CommandError::UnknownParameter { .. })));
-        assert!(matches!(MailParameters::parse(b"SIZE=1 SIZE=2"), Err(CommandError::DuplicateParameter { .. })));
+        assert!(matches!(
+            MailParameters::parse(b"FOO=1"),
+            Err(CommandError::UnknownParameter { .. })
+        ));
+        assert!(matches!(
+            MailParameters::parse(b"SIZE=1 SIZE=2"),
+            Err(CommandError::DuplicateParameter { .. })
+        ));
         assert!(MailParameters::parse(b"SIZE=x").is_err());
         assert!(MailParameters::parse(b"BODY=9BIT").is_err());
         assert!(MailParameters::parse(b"MT-PRIORITY=10").is_err());
@@ -644,8 +720,18 @@ mod tests {
 
     #[test]
     fn rcpt_parameters() {
-        let p = RcptParameters::parse(b"NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob+2Bx@Example.COM RRVS=2014-04-03T23:01:00Z;C").unwrap();
-        assert_eq!(p.notify, Some(Notify { success: true, failure: true, delay: false }));
+        let p = RcptParameters::parse(
+            b"NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob+2Bx@Example.COM RRVS=2014-04-03T23:01:00Z;C",
+        )
+        .unwrap();
+        assert_eq!(
+            p.notify,
+            Some(Notify {
+                success: true,
+                failure: true,
+                delay: false
+            })
+        );
         assert_eq!(p.orcpt.as_ref().unwrap().address, "Bob+x@Example.COM");
         assert!(p.rrvs.as_ref().unwrap().continue_if_unsupported);
         let mut out = Vec::new();

@@ -327,9 +327,7 @@ impl ReplyParser {
 }
 
 /// Parses one line: `(code, is_last, enhanced, text)`.
-fn parse_reply_line(
-    line: &[u8],
-) -> Result<(u16, bool, Option<EnhancedCode>, String), ReplyError> {
+fn parse_reply_line(line: &[u8]) -> Result<(u16, bool, Option<EnhancedCode>, String), ReplyError> {
     if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
         return Err(ReplyError::BadCode {
             line: String::from_utf8_lossy(&line[..line.len().min(40)]).into_owned(),
@@ -434,6 +432,9 @@ mod tests {
             max_lines: 4,
         });
         p.feed(&[b'2'; 40]);
-        assert!(matches!(p.next_reply(), Err(ReplyError::LineTooLong { .. })));
+        assert!(matches!(
+            p.next_reply(),
+            Err(ReplyError::LineTooLong { .. })
+        ));
     }
 }

@@ -105,8 +105,14 @@ mod tests {
 
     #[test]
     fn utf8_addr() {
-        assert_eq!(decode_utf8_addr(b"\\x{4E0A}\\x{6D77}@example.com").unwrap(), "上海@example.com");
-        assert_eq!(encode_utf8_addr_xtext("上海@example.com"), "\\x{4E0A}\\x{6D77}@example.com");
+        assert_eq!(
+            decode_utf8_addr(b"\\x{4E0A}\\x{6D77}@example.com").unwrap(),
+            "上海@example.com"
+        );
+        assert_eq!(
+            encode_utf8_addr_xtext("上海@example.com"),
+            "\\x{4E0A}\\x{6D77}@example.com"
+        );
         assert!(decode_utf8_addr(b"\\x{D800}").is_none());
         assert!(decode_utf8_addr(b"\\x{41").is_none());
     }

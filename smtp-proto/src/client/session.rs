@@ -386,7 +386,9 @@ impl ClientSession {
             return Err(UsageError::WrongState("send() needs a ready session"));
         }
         if envelope.recipients.is_empty() {
-            return Err(UsageError::InvalidArgument("a message needs at least one recipient"));
+            return Err(UsageError::InvalidArgument(
+                "a message needs at least one recipient",
+            ));
         }
         self.last_activity = now;
         let caps = &self.capabilities;
@@ -396,14 +398,30 @@ impl ClientSession {
             || envelope.from.mailbox().is_some_and(|m| m.needs_smtputf8())
             || envelope.recipients.iter().any(|(r, _)| r.needs_smtputf8());
         let refuse = if needs_utf8 && !caps.smtputf8 {
-            Some(Reply::with_status(553, (5, 6, 7), "Server does not support SMTPUTF8; cannot send non-ASCII addresses"))
+            Some(Reply::with_status(
+                553,
+                (5, 6, 7),
+                "Server does not support SMTPUTF8; cannot send non-ASCII addresses",
+            ))
         } else if params.body == Some(BodyType::BinaryMime) && !(caps.binarymime && caps.chunking) {
-            Some(Reply::with_status(554, (5, 6, 3), "Server does not support BINARYMIME; conversion not supported"))
+            Some(Reply::with_status(
+                554,
+                (5, 6, 3),
+                "Server does not support BINARYMIME; conversion not supported",
+            ))
         } else if params.requiretls && !(self.tls && caps.requiretls) {
-            Some(Reply::with_status(530, (5, 7, 10), "REQUIRETLS: next hop does not support it over TLS"))
+            Some(Reply::with_status(
+                530,
+                (5, 7, 10),
+                "REQUIRETLS: next hop does not support it over TLS",
+            ))
         } else if let (Some(size), Some(max)) = (params.size, caps.size.filter(|m| *m > 0)) {
             (size > max).then(|| {
-                Reply::with_status(552, (5, 3, 4), format!("Message size {size} exceeds the server's limit {max}"))
+                Reply::with_status(
+                    552,
+                    (5, 3, 4),
+                    format!("Message size {size} exceeds the server's limit {max}"),
+                )
             })
         } else {
             None
@@ -417,7 +435,8 @@ impl ClientSession {
                     status: DeliveryStatus::from_reply(reply.clone()),
                 })
                 .collect();
-            self.events.push_back(ClientEvent::Delivered(MessageOutcome { recipients }));
+            self.events
+                .push_back(ClientEvent::Delivered(MessageOutcome { recipients }));
             return Ok(());
         }
         // Drop parameters the server did not offer.
@@ -450,7 +469,8 @@ impl ClientSession {
         if !caps.mtrk {
             params.mtrk = None;
         }
-        let chunked = caps.chunking && (self.config.use_chunking || params.body == Some(BodyType::BinaryMime));
+        let chunked = caps.chunking
+            && (self.config.use_chunking || params.body == Some(BodyType::BinaryMime));
         let pipelining = caps.pipelining && self.config.use_pipelining;
         Command::Mail {
             from: envelope.from.clone(),
@@ -539,7 +559,11 @@ impl ClientSession {
         };
         self.last_activity = now;
         if job.chunked {
-            Command::Bdat { size: 0, last: true }.write_to(&mut self.output);
+            Command::Bdat {
+                size: 0,
+                last: true,
+            }
+            .write_to(&mut self.output);
         } else {
             job.stuffer.finish(&mut self.output);
         }
@@ -558,7 +582,9 @@ impl ClientSession {
     /// Sends QUIT (when no message is in flight).
     pub fn quit(&mut self, now: Instant) -> Result<(), UsageError> {
         if !matches!(self.phase, Phase::Ready | Phase::Setup) {
-            return Err(UsageError::WrongState("quit() while a message is in flight"));
+            return Err(UsageError::WrongState(
+                "quit() while a message is in flight",
+            ));
         }
         self.last_activity = now;
         Command::Quit.write_to(&mut self.output);
@@ -687,7 +713,9 @@ impl ClientSession {
     }
 
     fn start_auth(&mut self) {
-        let Some(auth) = self.config.auth.clone() else { return };
+        let Some(auth) = self.config.auth.clone() else {
+            return;
+        };
         let caps = &self.capabilities;
         let offered = |m: Mechanism| caps.offers_auth(m);
         let clear_ok = self.tls || auth.allow_plaintext_without_tls;
@@ -695,7 +723,9 @@ impl ClientSession {
             Some(m) => offered(m).then_some(m),
             None => {
                 let order: &[Mechanism] = match auth.credentials.secret {
-                    ClientSecret::Password(_) => &[Mechanism::ScramSha256, Mechanism::Plain, Mechanism::Login],
+                    ClientSecret::Password(_) => {
+                        &[Mechanism::ScramSha256, Mechanism::Plain, Mechanism::Login]
+                    }
                     ClientSecret::BearerToken(_) => &[Mechanism::OAuthBearer, Mechanism::XOAuth2],
                 };
                 order.iter().copied().find(|m| {
@@ -706,14 +736,19 @@ impl ClientSession {
             }
         };
         let Some(mechanism) = mechanism else {
-            self.fail(ClientError::AuthUnavailable("the server offers no mechanism that fits"));
+            self.fail(ClientError::AuthUnavailable(
+                "the server offers no mechanism that fits",
+            ));
             return;
         };
         if mechanism.sends_password_in_clear() && !clear_ok {
-            self.fail(ClientError::AuthUnavailable("refusing to send a password in the clear without TLS"));
+            self.fail(ClientError::AuthUnavailable(
+                "refusing to send a password in the clear without TLS",
+            ));
             return;
         }
-        let mut exchange = match ClientExchange::new(mechanism, auth.credentials, auth.scram_nonce) {
+        let mut exchange = match ClientExchange::new(mechanism, auth.credentials, auth.scram_nonce)
+        {
             Ok(e) => e,
             Err(e) => {
                 self.fail(ClientError::Sasl(e.to_string()));
@@ -746,10 +781,13 @@ impl ClientSession {
             334 => {
                 let text = reply.lines().first().map(String::as_str).unwrap_or("");
                 let Ok(challenge) = postel_sasl::wire::decode(text.as_bytes()) else {
-                    self.fail(ClientError::Sasl("server challenge is not base64".to_owned()));
+                    self.fail(ClientError::Sasl(
+                        "server challenge is not base64".to_owned(),
+                    ));
                     return;
                 };
-                let is_scram_final = *mechanism == Mechanism::ScramSha256 && challenge.starts_with(b"v=");
+                let is_scram_final =
+                    *mechanism == Mechanism::ScramSha256 && challenge.starts_with(b"v=");
                 let response = if is_scram_final {
                     // SCRAM's server-final message comes as a challenge
                     // (RFC 4954 §4): check it, answer with an empty line.
@@ -760,7 +798,8 @@ impl ClientSession {
                 };
                 match response {
                     Ok(bytes) => {
-                        self.output.extend_from_slice(postel_sasl::wire::encode(&bytes).as_bytes());
+                        self.output
+                            .extend_from_slice(postel_sasl::wire::encode(&bytes).as_bytes());
                         self.output.extend_from_slice(b"\r\n");
                         self.expect.push_back(Expect::Auth);
                     }
@@ -893,7 +932,8 @@ impl ClientSession {
                     status: DeliveryStatus::TransientFailure(reply.clone()),
                 })
                 .collect();
-            self.events.push_back(ClientEvent::Delivered(MessageOutcome { recipients }));
+            self.events
+                .push_back(ClientEvent::Delivered(MessageOutcome { recipients }));
         }
         if self.phase != Phase::Closed {
             self.events.push_back(ClientEvent::Failed(error));

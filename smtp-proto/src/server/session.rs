@@ -309,7 +309,9 @@ impl ServerSession {
             ));
         }
         if self.config.protocol != Protocol::Lmtp {
-            return Err(UsageError::WrongDecision("per-recipient replies are for LMTP"));
+            return Err(UsageError::WrongDecision(
+                "per-recipient replies are for LMTP",
+            ));
         }
         let expected = self.transaction.as_ref().map_or(0, |t| t.recipients.len());
         if replies.len() != expected {
@@ -435,7 +437,10 @@ impl ServerSession {
             self.close_with(Reply::with_status(
                 421,
                 (4, 7, 0),
-                format!("{} Too many errors, closing connection", self.config.hostname),
+                format!(
+                    "{} Too many errors, closing connection",
+                    self.config.hostname
+                ),
             ));
         }
     }
@@ -475,7 +480,11 @@ impl ServerSession {
                     }
                 }
             }
-            Phase::Bdat { remaining, last, discard } => {
+            Phase::Bdat {
+                remaining,
+                last,
+                discard,
+            } => {
                 if *remaining > 0 {
                     if self.input.is_empty() {
                         return false;
@@ -493,7 +502,8 @@ impl ServerSession {
                             self.transaction = None;
                             self.chunking = false;
                         } else {
-                            self.events.push_back(ServerEvent::MessageData(chunk.freeze()));
+                            self.events
+                                .push_back(ServerEvent::MessageData(chunk.freeze()));
                         }
                     }
                     return true;
@@ -534,14 +544,24 @@ impl ServerSession {
             Phase::Command | Phase::Refused | Phase::Auth(_) | Phase::AuthFinal(_) => {
                 let limit = match self.phase {
                     Phase::Auth(_) | Phase::AuthFinal(_) => self.config.limits.auth_line,
-                    _ => self.config.limits.auth_line.max(self.config.limits.command_line + 1000),
+                    _ => self
+                        .config
+                        .limits
+                        .auth_line
+                        .max(self.config.limits.command_line + 1000),
                 };
-                let Some(lf) = memchr::memchr(b'\n', &self.input[..self.input.len().min(limit + 1)]) else {
+                let Some(lf) =
+                    memchr::memchr(b'\n', &self.input[..self.input.len().min(limit + 1)])
+                else {
                     if self.input.len() > limit {
                         self.input.clear();
                         self.phase = match std::mem::replace(&mut self.phase, Phase::Command) {
                             Phase::Auth(_) | Phase::AuthFinal(_) => {
-                                self.reply(500, (5, 5, 6), "Authentication exchange line is too long");
+                                self.reply(
+                                    500,
+                                    (5, 5, 6),
+                                    "Authentication exchange line is too long",
+                                );
                                 Phase::SkipLine
                             }
                             Phase::Refused => Phase::Refused,
@@ -558,7 +578,11 @@ impl ServerSession {
                     line.truncate(lf - 1);
                 }
                 if bare_lf && !self.config.strictness.bare_lf_in_commands {
-                    self.error(Reply::with_status(500, (5, 5, 2), "Command lines must end with CRLF"));
+                    self.error(Reply::with_status(
+                        500,
+                        (5, 5, 2),
+                        "Command lines must end with CRLF",
+                    ));
                     return true;
                 }
                 match std::mem::replace(&mut self.phase, Phase::Command) {
@@ -585,12 +609,20 @@ impl ServerSession {
         if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"QUIT") {
             self.quit();
         } else {
-            self.error(Reply::with_status(503, (5, 5, 1), "Bad sequence of commands"));
+            self.error(Reply::with_status(
+                503,
+                (5, 5, 1),
+                "Bad sequence of commands",
+            ));
         }
     }
 
     fn quit(&mut self) {
-        let bye = Reply::with_status(221, (2, 0, 0), format!("{} closing connection", self.config.hostname));
+        let bye = Reply::with_status(
+            221,
+            (2, 0, 0),
+            format!("{} closing connection", self.config.hostname),
+        );
         if self.transaction.is_some() {
             self.events.push_back(ServerEvent::TransactionReset);
         }
@@ -611,18 +643,24 @@ impl ServerSession {
                         (5, 6, 0),
                         "Message refused: bare CR or LF in message data; lines must end with CRLF (RFC 5321 section 2.3.8)",
                     ),
-                    DataViolation::LineTooLong => Reply::with_status(500, (5, 5, 2), "Line too long in message data"),
+                    DataViolation::LineTooLong => {
+                        Reply::with_status(500, (5, 5, 2), "Line too long in message data")
+                    }
                     DataViolation::TooLarge => too_large(),
                 };
                 // LMTP answers once per recipient even for a refused body.
                 let n = match self.config.protocol {
-                    Protocol::Lmtp => self.transaction.as_ref().map_or(1, |t| t.recipients.len().max(1)),
+                    Protocol::Lmtp => self
+                        .transaction
+                        .as_ref()
+                        .map_or(1, |t| t.recipients.len().max(1)),
                     Protocol::Smtp => 1,
                 };
                 for _ in 0..n {
                     reply.write_to(&mut self.output);
                 }
-                self.events.push_back(ServerEvent::MessageAborted { reason: v.into() });
+                self.events
+                    .push_back(ServerEvent::MessageAborted { reason: v.into() });
                 self.transaction = None;
                 self.chunking = false;
                 self.bdat_size = 0;
@@ -649,7 +687,11 @@ impl ServerSession {
             Command::Mail { .. } | Command::Rcpt { .. } => {
                 cfg.limits.command_line
                     + if cfg.extensions.dsn { 500 } else { 0 }
-                    + if cfg.extensions.auth.is_empty() { 0 } else { 500 }
+                    + if cfg.extensions.auth.is_empty() {
+                        0
+                    } else {
+                        500
+                    }
             }
             _ => cfg.limits.command_line,
         };
@@ -661,7 +703,11 @@ impl ServerSession {
         match command {
             Command::Ehlo { domain } | Command::Helo { domain } if lmtp => {
                 let _ = domain;
-                self.error(Reply::with_status(500, (5, 5, 1), "This is an LMTP server: use LHLO"));
+                self.error(Reply::with_status(
+                    500,
+                    (5, 5, 1),
+                    "This is an LMTP server: use LHLO",
+                ));
             }
             Command::Lhlo { .. } if !lmtp => {
                 self.error(Reply::with_status(500, (5, 5, 1), "Command unrecognized"));
@@ -683,7 +729,9 @@ impl ServerSession {
                 (2, 5, 0),
                 "Cannot VRFY user, but will accept message and attempt delivery",
             ),
-            Command::Expn { .. } => self.error(Reply::with_status(502, (5, 5, 1), "EXPN not available")),
+            Command::Expn { .. } => {
+                self.error(Reply::with_status(502, (5, 5, 1), "EXPN not available"))
+            }
             Command::Help { .. } => self.reply(
                 214,
                 (2, 0, 0),
@@ -698,14 +746,22 @@ impl ServerSession {
                 if !cfg.extensions.etrn {
                     self.error(Reply::with_status(502, (5, 5, 1), "ETRN not available"));
                 } else if self.transaction.is_some() {
-                    self.error(Reply::with_status(503, (5, 5, 1), "ETRN not allowed during a mail transaction"));
+                    self.error(Reply::with_status(
+                        503,
+                        (5, 5, 1),
+                        "ETRN not allowed during a mail transaction",
+                    ));
                 } else {
                     self.pending = Some(Pending::Etrn);
                     self.events.push_back(ServerEvent::Etrn { node });
                 }
             }
             Command::Legacy(_) => {
-                self.error(Reply::with_status(502, (5, 5, 1), "Command not implemented"));
+                self.error(Reply::with_status(
+                    502,
+                    (5, 5, 1),
+                    "Command not implemented",
+                ));
             }
         }
     }
@@ -717,21 +773,37 @@ impl ServerSession {
             domain: domain.clone(),
             extended,
         });
-        self.events.push_back(ServerEvent::Hello { domain, extended });
+        self.events
+            .push_back(ServerEvent::Hello { domain, extended });
     }
 
     fn mail(&mut self, from: crate::address::ReversePath, params: crate::params::MailParameters) {
         let cfg = Arc::clone(&self.config);
         if cfg.strictness.require_hello && self.info.hello.is_none() {
-            let verb = if cfg.protocol == Protocol::Lmtp { "LHLO" } else { "HELO/EHLO" };
-            self.error(Reply::with_status(503, (5, 5, 1), format!("Send {verb} first")));
+            let verb = if cfg.protocol == Protocol::Lmtp {
+                "LHLO"
+            } else {
+                "HELO/EHLO"
+            };
+            self.error(Reply::with_status(
+                503,
+                (5, 5, 1),
+                format!("Send {verb} first"),
+            ));
             return;
         }
         if self.transaction.is_some() {
-            self.error(Reply::with_status(503, (5, 5, 1), "Sender already specified"));
+            self.error(Reply::with_status(
+                503,
+                (5, 5, 1),
+                "Sender already specified",
+            ));
             return;
         }
-        if let Some(ext) = params.extensions_used().find(|e| !self.extension_usable(*e)) {
+        if let Some(ext) = params
+            .extensions_used()
+            .find(|e| !self.extension_usable(*e))
+        {
             self.error(Reply::with_status(
                 555,
                 (5, 5, 4),
@@ -746,7 +818,11 @@ impl ServerSession {
             }
         }
         if params.requiretls && self.info.tls.is_none() {
-            self.error(Reply::with_status(530, (5, 7, 10), "REQUIRETLS needs a TLS connection"));
+            self.error(Reply::with_status(
+                530,
+                (5, 7, 10),
+                "REQUIRETLS needs a TLS connection",
+            ));
             return;
         }
         if from.mailbox().is_some_and(|m| m.needs_smtputf8()) && !params.smtputf8 {
@@ -763,7 +839,8 @@ impl ServerSession {
             recipients: Vec::new(),
         };
         self.pending = Some(Pending::Mail(t));
-        self.events.push_back(ServerEvent::MailFrom { from, params });
+        self.events
+            .push_back(ServerEvent::MailFrom { from, params });
     }
 
     /// Whether a parameter's extension may be used now: advertised, and
@@ -780,7 +857,11 @@ impl ServerSession {
             return;
         };
         if self.chunking {
-            self.error(Reply::with_status(503, (5, 5, 1), "RCPT not allowed after BDAT"));
+            self.error(Reply::with_status(
+                503,
+                (5, 5, 1),
+                "RCPT not allowed after BDAT",
+            ));
             return;
         }
         if t.recipients.len() >= self.config.limits.max_recipients {
@@ -797,7 +878,10 @@ impl ServerSession {
             ));
             return;
         }
-        if let Some(ext) = params.extensions_used().find(|e| !self.extension_usable(*e)) {
+        if let Some(ext) = params
+            .extensions_used()
+            .find(|e| !self.extension_usable(*e))
+        {
             self.error(Reply::with_status(
                 555,
                 (5, 5, 4),
@@ -835,7 +919,11 @@ impl ServerSession {
 
     fn data(&mut self) {
         if self.chunking {
-            self.error(Reply::with_status(503, (5, 5, 1), "DATA not allowed after BDAT"));
+            self.error(Reply::with_status(
+                503,
+                (5, 5, 1),
+                "DATA not allowed after BDAT",
+            ));
             return;
         }
         if let Err(r) = self.transaction_ready() {
@@ -847,7 +935,11 @@ impl ServerSession {
             .as_ref()
             .is_some_and(|t| t.params.body == Some(BodyType::BinaryMime))
         {
-            self.error(Reply::with_status(503, (5, 5, 1), "BODY=BINARYMIME requires BDAT"));
+            self.error(Reply::with_status(
+                503,
+                (5, 5, 1),
+                "BODY=BINARYMIME requires BDAT",
+            ));
             return;
         }
         self.reply(354, (2, 0, 0), "End data with <CR><LF>.<CR><LF>");
@@ -914,11 +1006,17 @@ impl ServerSession {
 
     fn auth(&mut self, mechanism: &str, initial: Option<&str>) {
         let cfg = Arc::clone(&self.config);
-        let Some(mech) = Mechanism::from_name(mechanism.as_bytes()).filter(|m| cfg.extensions.auth.contains(m)) else {
+        let Some(mech) =
+            Mechanism::from_name(mechanism.as_bytes()).filter(|m| cfg.extensions.auth.contains(m))
+        else {
             if cfg.extensions.auth.is_empty() {
                 self.error(Reply::with_status(502, (5, 5, 1), "AUTH not available"));
             } else {
-                self.error(Reply::with_status(504, (5, 5, 4), "Unrecognized authentication type"));
+                self.error(Reply::with_status(
+                    504,
+                    (5, 5, 4),
+                    "Unrecognized authentication type",
+                ));
             }
             return;
         };
@@ -931,7 +1029,11 @@ impl ServerSession {
             return;
         }
         if self.transaction.is_some() {
-            self.error(Reply::with_status(503, (5, 5, 1), "AUTH not allowed during a mail transaction"));
+            self.error(Reply::with_status(
+                503,
+                (5, 5, 1),
+                "AUTH not allowed during a mail transaction",
+            ));
             return;
         }
         if mech.sends_password_in_clear()
@@ -950,7 +1052,11 @@ impl ServerSession {
             Some(text) => match postel_sasl::wire::parse_initial_response(text.as_bytes()) {
                 Ok(bytes) => Some(bytes),
                 Err(_) => {
-                    self.error(Reply::with_status(501, (5, 5, 2), "Cannot decode initial response"));
+                    self.error(Reply::with_status(
+                        501,
+                        (5, 5, 2),
+                        "Cannot decode initial response",
+                    ));
                     return;
                 }
             },
@@ -963,7 +1069,11 @@ impl ServerSession {
     fn auth_line(&mut self, mut exchange: Box<ServerExchange>, line: &[u8]) {
         match postel_sasl::wire::parse_client_line(line) {
             Ok(postel_sasl::wire::ClientLine::Cancel) => {
-                self.error(Reply::with_status(501, (5, 0, 0), "Authentication cancelled"));
+                self.error(Reply::with_status(
+                    501,
+                    (5, 0, 0),
+                    "Authentication cancelled",
+                ));
             }
             Ok(postel_sasl::wire::ClientLine::Response(bytes)) => {
                 let step = exchange.respond(&bytes);
@@ -986,7 +1096,10 @@ impl ServerSession {
                 self.pending = Some(Pending::Auth(exchange));
                 self.events.push_back(ServerEvent::AuthVerify(request));
             }
-            ServerStep::Success { identity, additional } => match additional {
+            ServerStep::Success {
+                identity,
+                additional,
+            } => match additional {
                 // RFC 4954 §4: additional data with success goes in a 334,
                 // which the client answers with an empty line.
                 Some(data) => {
@@ -1010,7 +1123,11 @@ impl ServerSession {
 }
 
 fn too_large() -> Reply {
-    Reply::with_status(552, (5, 3, 4), "Message size exceeds fixed maximum message size")
+    Reply::with_status(
+        552,
+        (5, 3, 4),
+        "Message size exceeds fixed maximum message size",
+    )
 }
 
 fn auth_failure_reply(err: &AuthError) -> Reply {
@@ -1019,7 +1136,9 @@ fn auth_failure_reply(err: &AuthError) -> Reply {
         AuthError::ResponseTooLong { .. } => {
             Reply::with_status(500, (5, 5, 6), "Authentication exchange line is too long")
         }
-        AuthError::Malformed { .. } => Reply::with_status(501, (5, 5, 2), format!("Cannot decode response: {err}")),
+        AuthError::Malformed { .. } => {
+            Reply::with_status(501, (5, 5, 2), format!("Cannot decode response: {err}"))
+        }
         _ => Reply::with_status(535, (5, 7, 8), "Authentication credentials invalid"),
     }
 }

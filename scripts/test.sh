@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust unit, property and scenario tests, then the
+# interop tests with programs we did not write (Python's smtplib, swaks,
+# aiosmtpd) against the example servers over loopback. Installs what the
+# interop tests need when it is missing (as root, from Debian and PyPI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d ../shared/seed ]; then
+    echo "error: ../shared/seed is missing; the tests read the seed transcripts from ../shared beside the checkout" >&2
+    exit 1
+fi
+
+need_apt=()
+command -v swaks >/dev/null 2>&1 || need_apt+=(swaks)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    else
+        echo "warning: ${need_apt[*]} missing and not root: those interop tests will be skipped" >&2
+    fi
+fi
+python3 -m pip install -q --disable-pip-version-check -r tests/interop/requirements.txt
+
+cargo test --workspace
+cargo build --release --workspace --examples
+python3 -m pytest -q tests/interop
