@@ -5,6 +5,8 @@
 
 use bytes::{Bytes, BytesMut};
 
+use crate::scan::{BLOCK, masks};
+
 /// What the decoder does about a CR or LF that is not part of a CRLF pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BareLineEndings {
@@ -169,9 +171,12 @@ impl DotDecoder {
                 }
                 self.line_start = false;
             }
+            pos = self.skip_clean_blocks(&input[..], pos);
+            if self.line_start {
+                continue;
+            }
             let Some(off) = memchr::memchr2(b'\r', b'\n', &input[pos..]) else {
                 self.line_len += input.len() - pos;
-                self.check_line_len();
                 let all = input.len();
                 self.emit(input, all, out);
                 return DecodeStatus::NeedMore;
@@ -187,7 +192,6 @@ impl DotDecoder {
                 None => {
                     // A CR at the end of the input: keep it until we know
                     // what follows.
-                    self.check_line_len();
                     self.emit(input, i, out);
                     return DecodeStatus::NeedMore;
                 }
@@ -206,6 +210,55 @@ impl DotDecoder {
         }
     }
 
+    /// The fast path: skips whole 64-byte blocks of ordinary text (lines
+    /// ended by CRLF, none starting with a dot, no bare CR or LF, no line
+    /// over the limit) and returns where the careful path must take over.
+    /// Called with `pos` inside a line (not at its start, not between CR
+    /// and LF); leaves `line_len` and `line_start` as the byte-by-byte path
+    /// would have.
+    fn skip_clean_blocks(&mut self, input: &[u8], mut pos: usize) -> usize {
+        let max = self.config.max_line.unwrap_or(usize::MAX);
+        let mut at_line_start = false;
+        // The byte after the block must be present, to tell CRLF from a bare
+        // CR in the block's last byte; blocks ending in CR are left to the
+        // careful path so that `pos` never lands between CR and LF.
+        while let Some(block) = input
+            .get(pos..pos + BLOCK + 1)
+            .and_then(|b| b.first_chunk::<BLOCK>())
+        {
+            let m = masks(block);
+            if m.cr >> 63 != 0 {
+                break;
+            }
+            let cr_before = m.cr << 1;
+            let crlf = m.lf & cr_before;
+            let bare_lf = m.lf & !cr_before;
+            let bare_cr = m.cr & !(m.lf >> 1);
+            let starts = (crlf << 1) | u64::from(at_line_start);
+            if bare_lf | bare_cr | (starts & m.dot) != 0 {
+                break;
+            }
+            let new_len = if crlf == 0 {
+                self.line_len + BLOCK
+            } else {
+                crlf.leading_zeros() as usize
+            };
+            // Every line that ends in this block is at most line_len + 64
+            // bytes long; only near the limit must each one be measured.
+            if self.line_len + BLOCK > max && !lines_within(crlf, self.line_len, max) {
+                break;
+            }
+            self.line_len = new_len;
+            at_line_start = crlf >> 63 != 0;
+            pos += BLOCK;
+        }
+        self.line_start = at_line_start;
+        pos
+    }
+
+    /// Checks the length of a line that just ended (CRLF included). Lines
+    /// are measured only when they end, so the verdict does not depend on
+    /// how the input was split.
     fn check_line_len(&mut self) {
         if let Some(max) = self.config.max_line {
             if self.line_len > max {
@@ -225,17 +278,37 @@ impl DotDecoder {
         self.emit(input, i, out);
         Self::skip(input, 1);
         match self.config.bare_line_endings {
-            BareLineEndings::Reject => self.violate(DataViolation::Bare(kind)),
+            BareLineEndings::Reject => {
+                self.violate(DataViolation::Bare(kind));
+                self.line_len += 1;
+            }
             BareLineEndings::Normalize => {
                 self.line_len += 2;
                 self.check_line_len();
+                self.line_len = 0;
                 self.emit_crlf(out);
             }
         }
-        // Either way the line goes on as far as the end-of-data check is
-        // concerned: only a real CRLF starts a line.
-        self.line_len = 0;
+        // Either way no new line starts as far as dot-stuffing and the end
+        // of data are concerned: only a real CRLF does that.
     }
+}
+
+/// Whether every line ending in a block (LF bits in `crlf`) is within `max`
+/// bytes, CRLF included, given `carried` bytes of the first line before it.
+fn lines_within(mut crlf: u64, carried: usize, max: usize) -> bool {
+    let mut start = 0;
+    let mut len = carried;
+    while crlf != 0 {
+        let k = crlf.trailing_zeros() as usize;
+        if len + k + 1 - start > max {
+            return false;
+        }
+        len = 0;
+        start = k + 1;
+        crlf &= crlf - 1;
+    }
+    true
 }
 
 /// Streaming dot-stuffing encoder for the client side: bytes in, DATA wire
@@ -389,6 +462,163 @@ mod tests {
         let (c, s, _, _) = run(&wire, 3, BareLineEndings::Reject);
         assert_eq!(s, DecodeStatus::End);
         assert_eq!(c, b"a\r\n.b\r\n..\r\n.\r\nend\r\n");
+    }
+
+    /// A byte-at-a-time decoder written for clarity, the reference the
+    /// block-scanning one must agree with.
+    fn reference(
+        input: &[u8],
+        cfg: DecoderConfig,
+    ) -> (Vec<u8>, DecodeStatus, Option<DataViolation>, usize) {
+        let (mut i, mut line_start, mut line_len) = (0, true, 0usize);
+        let mut content = Vec::new();
+        let mut violation = None;
+        let violate = |v: &mut Option<DataViolation>, x| {
+            if v.is_none() {
+                *v = Some(x);
+            }
+        };
+        let max = cfg.max_line.unwrap_or(usize::MAX);
+        loop {
+            if line_start {
+                if i >= input.len() {
+                    break;
+                }
+                if input[i] == b'.' {
+                    if input[i + 1..].starts_with(b"\r\n") {
+                        if content.len() as u64 > cfg.max_size {
+                            violate(&mut violation, DataViolation::TooLarge);
+                        }
+                        return (content, DecodeStatus::End, violation, i + 3);
+                    }
+                    if input.len() - i < 3 && b".\r".starts_with(&input[i..]) {
+                        break;
+                    }
+                    i += 1;
+                    line_len += 1;
+                }
+                line_start = false;
+            }
+            let Some(&b) = input.get(i) else { break };
+            match b {
+                b'\r' if i + 1 == input.len() => break,
+                b'\r' if input[i + 1] == b'\n' => {
+                    if line_len + 2 > max {
+                        violate(&mut violation, DataViolation::LineTooLong);
+                    }
+                    content.extend_from_slice(b"\r\n");
+                    i += 2;
+                    line_len = 0;
+                    line_start = true;
+                }
+                b'\r' | b'\n' => {
+                    let kind = if b == b'\r' {
+                        BareLineEnding::Cr
+                    } else {
+                        BareLineEnding::Lf
+                    };
+                    match cfg.bare_line_endings {
+                        BareLineEndings::Reject => {
+                            violate(&mut violation, DataViolation::Bare(kind));
+                            line_len += 1;
+                        }
+                        BareLineEndings::Normalize => {
+                            if line_len + 2 > max {
+                                violate(&mut violation, DataViolation::LineTooLong);
+                            }
+                            line_len = 0;
+                            content.extend_from_slice(b"\r\n");
+                        }
+                    }
+                    i += 1;
+                }
+                _ => {
+                    content.push(b);
+                    line_len += 1;
+                    i += 1;
+                }
+            }
+        }
+        if content.len() as u64 > cfg.max_size {
+            violate(&mut violation, DataViolation::TooLarge);
+        }
+        (content, DecodeStatus::NeedMore, violation, i)
+    }
+
+    /// Pseudo-random mail-like bodies: long and short lines, dots at line
+    /// starts, the odd bare CR or LF, and sometimes the terminator.
+    fn body(seed: &mut u64, len: usize, bare: bool) -> Vec<u8> {
+        let mut next = || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        };
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            let line_len = match next() % 10 {
+                0 => next() % 5,
+                1 => 900 + next() % 200,
+                _ => 40 + next() % 80,
+            } as usize;
+            if next() % 7 == 0 {
+                out.push(b'.');
+            }
+            for _ in 0..line_len {
+                out.push(match next() % 97 {
+                    0 if bare => b'\n',
+                    1 if bare => b'\r',
+                    2 => b'.',
+                    n => b'a' + (n % 26) as u8,
+                });
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+        if next() % 2 == 0 {
+            out.extend_from_slice(b".\r\nNOOP\r\n");
+        }
+        out
+    }
+
+    #[test]
+    fn block_scanner_agrees_with_the_reference() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..300 {
+            let bare = round % 3 == 0;
+            let input = body(&mut seed, 50 + (round * 97) % 6000, bare);
+            for policy in [BareLineEndings::Reject, BareLineEndings::Normalize] {
+                let cfg = DecoderConfig {
+                    bare_line_endings: policy,
+                    max_line: if round % 2 == 0 { Some(1000) } else { None },
+                    max_size: 1 << 30,
+                };
+                let (want, want_status, want_violation, used) = reference(&input, cfg);
+                for step in [1, 63, 64, 65, 4096, input.len()] {
+                    let mut d = DotDecoder::new(cfg);
+                    let mut buf = BytesMut::new();
+                    let mut got = Vec::new();
+                    let mut status = DecodeStatus::NeedMore;
+                    let mut fed = 0;
+                    for piece in input.chunks(step) {
+                        buf.extend_from_slice(piece);
+                        fed += piece.len();
+                        status = d.decode(&mut buf, &mut |b: Bytes| got.extend_from_slice(&b));
+                        if status == DecodeStatus::End {
+                            break;
+                        }
+                    }
+                    let ctx = format!("round {round} step {step} {policy:?}");
+                    assert_eq!(status, want_status, "{ctx}");
+                    assert_eq!(d.violation(), want_violation, "{ctx}");
+                    if want_violation.is_none() {
+                        assert_eq!(got, want, "{ctx}");
+                    }
+                    if status == DecodeStatus::End {
+                        assert_eq!(fed - buf.len(), used, "{ctx}: bytes consumed");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

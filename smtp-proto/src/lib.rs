@@ -51,6 +51,7 @@ pub mod error;
 pub mod extensions;
 pub mod params;
 pub mod reply;
+mod scan;
 pub mod server;
 #[cfg(feature = "tokio")]
 pub mod tokio_io;
