@@ -199,3 +199,109 @@ fn recipient_reply_builders() {
     assert_eq!(RecipientReply::mailbox_full(&to).code(), 552);
     assert_eq!(RecipientReply::temporary_failure(&to).code(), 451);
 }
+
+/// Drives an LMTP client against an LMTP server in memory; returns the
+/// outcome of one message.
+fn exchange(
+    server: &mut LmtpServer,
+    client: &mut LmtpClient,
+    envelope: Envelope,
+    body: &[u8],
+    ready: bool,
+) -> postel_lmtp::MessageOutcome {
+    let now = Instant::now();
+    let mut envelope = Some(envelope);
+    if ready {
+        client.send(now, envelope.take().unwrap()).unwrap();
+    }
+    let mut outcome = None;
+    for _ in 0..1000 {
+        if let Some(o) = server.poll_transmit() {
+            client.enqueue_input(now, &o);
+        }
+        while let Some(e) = client.poll_event() {
+            match e {
+                ClientEvent::Ready => client.send(now, envelope.take().unwrap()).unwrap(),
+                ClientEvent::SendBody => {
+                    for piece in body.chunks(1000) {
+                        client.body_chunk(piece).unwrap();
+                    }
+                    client.body_end(now).unwrap();
+                }
+                ClientEvent::Delivered(o) => outcome = Some(o),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        if outcome.is_some() {
+            return outcome.unwrap();
+        }
+        if let Some(o) = client.poll_transmit() {
+            server.enqueue_input(now, &o);
+        }
+        while let Some(e) = server.poll_event() {
+            if e.needs_decision() {
+                server.accept().unwrap();
+            }
+        }
+    }
+    panic!("no outcome: the client and server disagree on the number of replies");
+}
+
+#[test]
+fn lmtp_bdat_message_too_large_fails_every_recipient_without_hanging() {
+    let now = Instant::now();
+    let mut config = postel_smtp::server::ServerConfig::lmtp("mx");
+    config.limits.max_message_size = 2500;
+    let mut server =
+        LmtpServer::with_config(std::sync::Arc::new(config), ConnectionInfo::default(), now)
+            .unwrap();
+    let mut client = LmtpClient::new("mta", now);
+    let mb = |s: &str| ForwardPath::Mailbox(Mailbox::parse(s).unwrap());
+    for (i, body_len) in [2400, 2600, 5000, 2500].into_iter().enumerate() {
+        let envelope = Envelope {
+            from: ReversePath::Null,
+            params: MailParameters::default(),
+            recipients: vec![
+                (mb("a@mx"), RcptParameters::default()),
+                (mb("b@mx"), RcptParameters::default()),
+            ],
+        };
+        let outcome = exchange(
+            &mut server,
+            &mut client,
+            envelope,
+            &vec![b'x'; body_len],
+            i > 0,
+        );
+        let codes: Vec<u16> = outcome
+            .recipients
+            .iter()
+            .map(|r| r.status.reply().code())
+            .collect();
+        if body_len <= 2500 {
+            assert_eq!(codes, [250, 250], "{body_len}");
+        } else {
+            assert_eq!(codes, [552, 552], "{body_len}");
+        }
+    }
+}
+
+#[test]
+fn lmtp_refused_last_bdat_chunk_answers_every_recipient() {
+    let now = Instant::now();
+    let mut config = postel_smtp::server::ServerConfig::lmtp("mx");
+    config.limits.max_message_size = 10;
+    let mut server =
+        LmtpServer::with_config(std::sync::Arc::new(config), ConnectionInfo::default(), now)
+            .unwrap();
+    let _ = server.poll_transmit();
+    server.enqueue_input(now, b"LHLO x\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@mx>\r\nRCPT TO:<c@mx>\r\nRCPT TO:<d@mx>\r\nBDAT 20 LAST\r\n01234567890123456789NOOP\r\n");
+    while let Some(e) = server.poll_event() {
+        if e.needs_decision() {
+            server.accept().unwrap();
+        }
+    }
+    let out = String::from_utf8(server.poll_transmit().unwrap()).unwrap();
+    assert_eq!(out.matches("552 5.3.4").count(), 3, "{out}");
+    assert!(out.ends_with("250 2.0.0 Ok\r\n"), "{out}");
+}

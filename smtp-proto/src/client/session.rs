@@ -660,9 +660,18 @@ impl ClientSession {
             Expect::DataEnd => {
                 if let Some(job) = self.job.as_mut() {
                     job.finals.push(reply);
-                    if job.finals.len() >= job.finals_expected {
-                        let needs_rset = job.failure.is_some();
-                        self.finish_job(needs_rset);
+                    // After a refused BDAT chunk the server has no
+                    // transaction left and answers the last chunk once,
+                    // even in LMTP: that one reply ends the message.
+                    let failed = job.failure.is_some();
+                    if failed || job.finals.len() >= job.finals_expected {
+                        let unanswered = job.finals_expected.saturating_sub(job.finals.len());
+                        for _ in 0..unanswered {
+                            if self.expect.front() == Some(&Expect::DataEnd) {
+                                self.expect.pop_front();
+                            }
+                        }
+                        self.finish_job(failed);
                     }
                 }
             }

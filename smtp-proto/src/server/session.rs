@@ -34,6 +34,9 @@ enum Phase {
         /// Set when the chunk is read only to be thrown away, with the reply
         /// to send when it is.
         discard: Option<Reply>,
+        /// How many times that reply goes out: an LMTP server answers the
+        /// last chunk of a transaction once per accepted recipient.
+        copies: usize,
     },
     /// Reading the client's responses in a SASL exchange.
     Auth(Box<ServerExchange>),
@@ -484,6 +487,7 @@ impl ServerSession {
                 remaining,
                 last,
                 discard,
+                copies,
             } => {
                 if *remaining > 0 {
                     if self.input.is_empty() {
@@ -509,11 +513,15 @@ impl ServerSession {
                     return true;
                 }
                 let last = *last;
+                let copies = *copies;
                 let discard = discard.take();
                 self.phase = Phase::Command;
                 match discard {
                     Some(reply) => {
                         self.bdat_size = 0;
+                        for _ in 1..copies {
+                            reply.write_to(&mut self.output);
+                        }
                         self.error(reply);
                     }
                     None if last => {
@@ -958,6 +966,12 @@ impl ServerSession {
         } else {
             self.transaction_ready().err()
         };
+        // The reply to a refused last chunk of a live LMTP transaction goes
+        // to every recipient (RFC 2033 §4.2), so clients can count replies.
+        let copies = match (&self.transaction, self.config.protocol, last, &discard) {
+            (Some(t), Protocol::Lmtp, true, None) => t.recipients.len().max(1),
+            _ => 1,
+        };
         if discard.is_none() {
             if !self.chunking {
                 self.chunking = true;
@@ -975,6 +989,7 @@ impl ServerSession {
                     remaining: size,
                     last,
                     discard: Some(too_large()),
+                    copies,
                 };
                 return;
             }
@@ -983,6 +998,7 @@ impl ServerSession {
             remaining: size,
             last,
             discard,
+            copies,
         };
     }
 
