@@ -76,7 +76,10 @@ pub struct DotDecoder {
     line_start: bool,
     line_len: usize,
     size: u64,
-    violation: Option<DataViolation>,
+    /// Every kind of violation seen; see [`DotDecoder::violation`].
+    bare: Option<BareLineEnding>,
+    too_large: bool,
+    line_too_long: bool,
 }
 
 impl DotDecoder {
@@ -87,7 +90,9 @@ impl DotDecoder {
             line_start: true,
             line_len: 0,
             size: 0,
-            violation: None,
+            bare: None,
+            too_large: false,
+            line_too_long: false,
         }
     }
 
@@ -96,15 +101,34 @@ impl DotDecoder {
         self.size
     }
 
-    /// The first violation found, if any. Once there is one, no more content
-    /// is handed out; the decoder only looks for the end of the message.
+    /// Why the message will be refused, if it will. Once any violation is
+    /// seen no more content is handed out; the decoder only looks for the end
+    /// of the message. When several apply, a bare line ending (the smuggling
+    /// signal) wins over size, and size over line length, so the verdict
+    /// does not depend on how the input was split.
     pub fn violation(&self) -> Option<DataViolation> {
-        self.violation
+        if let Some(kind) = self.bare {
+            Some(DataViolation::Bare(kind))
+        } else if self.too_large {
+            Some(DataViolation::TooLarge)
+        } else if self.line_too_long {
+            Some(DataViolation::LineTooLong)
+        } else {
+            None
+        }
+    }
+
+    fn violated(&self) -> bool {
+        self.bare.is_some() || self.too_large || self.line_too_long
     }
 
     fn violate(&mut self, v: DataViolation) {
-        if self.violation.is_none() {
-            self.violation = Some(v);
+        match v {
+            DataViolation::Bare(kind) => {
+                self.bare.get_or_insert(kind);
+            }
+            DataViolation::TooLarge => self.too_large = true,
+            DataViolation::LineTooLong => self.line_too_long = true,
         }
     }
 
@@ -117,7 +141,7 @@ impl DotDecoder {
         if self.size > self.config.max_size {
             self.violate(DataViolation::TooLarge);
         }
-        if self.violation.is_none() {
+        if !self.violated() {
             out(chunk.freeze());
         }
     }
@@ -131,7 +155,7 @@ impl DotDecoder {
         if self.size > self.config.max_size {
             self.violate(DataViolation::TooLarge);
         }
-        if self.violation.is_none() {
+        if !self.violated() {
             out(CRLF);
         }
     }
@@ -161,11 +185,11 @@ impl DotDecoder {
                             self.emit(input, pos, out);
                             return DecodeStatus::NeedMore;
                         }
-                        // A stuffed dot: drop it.
+                        // A stuffed dot: drop it. It does not count toward
+                        // the line length (RFC 5321 §4.5.3.1.6).
                         self.emit(input, pos, out);
                         Self::skip(input, 1);
                         pos = 0;
-                        self.line_len += 1;
                     }
                     Some(_) => {}
                 }
@@ -473,8 +497,14 @@ mod tests {
         let (mut i, mut line_start, mut line_len) = (0, true, 0usize);
         let mut content = Vec::new();
         let mut violation = None;
-        let violate = |v: &mut Option<DataViolation>, x| {
-            if v.is_none() {
+        // The decoder reports by priority: bare line ending, size, length.
+        let rank = |v: &DataViolation| match v {
+            DataViolation::Bare(_) => 0,
+            DataViolation::TooLarge => 1,
+            DataViolation::LineTooLong => 2,
+        };
+        let violate = |v: &mut Option<DataViolation>, x: DataViolation| {
+            if v.is_none_or(|old| rank(&x) < rank(&old)) {
                 *v = Some(x);
             }
         };
@@ -495,7 +525,6 @@ mod tests {
                         break;
                     }
                     i += 1;
-                    line_len += 1;
                 }
                 line_start = false;
             }

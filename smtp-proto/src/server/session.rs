@@ -46,8 +46,15 @@ enum Phase {
     AwaitTls,
     /// Greeted with 554: only QUIT is accepted.
     Refused,
-    /// Skipping the rest of an over-long command line.
-    SkipLine,
+    /// Skipping the rest of an over-long line; then back to reading
+    /// commands, or to the refused state.
+    SkipLine {
+        /// Return to [`Phase::Refused`] rather than [`Phase::Command`].
+        refused: bool,
+        /// Send `500 5.5.2` at the end of the line (the AUTH case has already
+        /// answered).
+        reply: bool,
+    },
     /// Done: QUIT, timeout or too many errors.
     Closed,
 }
@@ -174,7 +181,11 @@ impl ServerSession {
             Phase::Closed | Phase::AwaitTls => {}
             _ => {
                 self.input.extend_from_slice(input);
-                if self.input.len() > self.config.limits.max_buffered_input {
+                // Only input that cannot be consumed counts: while a decision
+                // is pending the session reads nothing.
+                if self.pending.is_some()
+                    && self.input.len() > self.config.limits.max_buffered_input
+                {
                     self.input.clear();
                     self.close_with(Reply::with_status(
                         421,
@@ -537,14 +548,22 @@ impl ServerSession {
                 }
                 true
             }
-            Phase::SkipLine => match memchr::memchr(b'\n', &self.input) {
+            Phase::SkipLine { refused, reply } => match memchr::memchr(b'\n', &self.input) {
                 Some(lf) => {
+                    let (refused, reply) = (*refused, *reply);
                     self.input.advance(lf + 1);
-                    self.phase = Phase::Command;
-                    self.error(Reply::with_status(500, (5, 5, 2), "Line too long"));
+                    self.phase = if refused {
+                        Phase::Refused
+                    } else {
+                        Phase::Command
+                    };
+                    if reply {
+                        self.error(Reply::with_status(500, (5, 5, 2), "Line too long"));
+                    }
                     true
                 }
                 None => {
+                    // All of it belongs to the over-long line.
                     self.input.clear();
                     false
                 }
@@ -562,7 +581,9 @@ impl ServerSession {
                     memchr::memchr(b'\n', &self.input[..self.input.len().min(limit + 1)])
                 else {
                     if self.input.len() > limit {
-                        self.input.clear();
+                        // Drop what was searched (no line end in it); the
+                        // rest of the line may be followed by more commands.
+                        self.input.advance(limit + 1);
                         self.phase = match std::mem::replace(&mut self.phase, Phase::Command) {
                             Phase::Auth(_) | Phase::AuthFinal(_) => {
                                 self.reply(
@@ -570,10 +591,19 @@ impl ServerSession {
                                     (5, 5, 6),
                                     "Authentication exchange line is too long",
                                 );
-                                Phase::SkipLine
+                                Phase::SkipLine {
+                                    refused: false,
+                                    reply: false,
+                                }
                             }
-                            Phase::Refused => Phase::Refused,
-                            _ => Phase::SkipLine,
+                            Phase::Refused => Phase::SkipLine {
+                                refused: true,
+                                reply: true,
+                            },
+                            _ => Phase::SkipLine {
+                                refused: false,
+                                reply: true,
+                            },
                         };
                         return true;
                     }
