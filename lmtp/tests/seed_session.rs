@@ -232,8 +232,8 @@ fn exchange(
                 other => panic!("unexpected {other:?}"),
             }
         }
-        if outcome.is_some() {
-            return outcome.unwrap();
+        if let Some(o) = outcome.take() {
+            return o;
         }
         if let Some(o) = client.poll_transmit() {
             server.enqueue_input(now, &o);
