@@ -244,11 +244,39 @@ pub struct PathSyntax {
     pub lenient: bool,
 }
 
-const fn is_atext(b: u8) -> bool {
-    matches!(b,
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
-        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'/'
-        | b'=' | b'?' | b'^' | b'_' | b'`' | b'{' | b'|' | b'}' | b'~')
+/// Byte classes for the hot loops: one table lookup per byte.
+const ATEXT: u8 = 1;
+/// Letters, digits, hyphen and UTF-8 bytes: what a domain label holds.
+const LABEL: u8 = 2;
+
+const CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let alnum = c.is_ascii_alphanumeric();
+        let utf8 = c >= 0x80;
+        let special = matches!(c,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'/'
+            | b'=' | b'?' | b'^' | b'_' | b'`' | b'{' | b'|' | b'}' | b'~');
+        if alnum || utf8 || special {
+            t[b] |= ATEXT;
+        }
+        if alnum || utf8 || c == b'-' {
+            t[b] |= LABEL;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Length of the run of bytes of `class` at the start of `input`.
+#[inline]
+fn run_of(input: &[u8], class: u8) -> usize {
+    input
+        .iter()
+        .position(|&b| CLASSES[usize::from(b)] & class == 0)
+        .unwrap_or(input.len())
 }
 
 /// Parses `local@domain` at the start of `input`; returns the mailbox and the
@@ -279,25 +307,21 @@ pub(crate) fn parse_mailbox(
             }
         }
     } else {
-        let mut atom_len = 0;
+        // Dot-string: atoms separated by single dots.
         loop {
-            match input.get(i) {
-                Some(&b) if is_atext(b) || b >= 0x80 => {
-                    atom_len += 1;
-                    i += 1;
-                }
-                Some(b'.') if atom_len > 0 => {
-                    atom_len = 0;
-                    i += 1;
-                }
-                _ => break,
+            let atom = run_of(&input[i..], ATEXT);
+            if atom == 0 {
+                return Err(bad(if i == 0 {
+                    "empty local part"
+                } else {
+                    "empty atom in local part"
+                }));
             }
-        }
-        if i == 0 {
-            return Err(bad("empty local part"));
-        }
-        if atom_len == 0 {
-            return Err(bad("local part ends with a dot"));
+            i += atom;
+            if input.get(i) != Some(&b'.') {
+                break;
+            }
+            i += 1;
         }
     }
     let at = i;
@@ -340,13 +364,7 @@ pub(crate) fn domain_len(input: &[u8]) -> Option<usize> {
     loop {
         // One label: let-dig [ldh-str], or U-label bytes.
         let start = i;
-        while let Some(&b) = input.get(i) {
-            if b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80 {
-                i += 1;
-            } else {
-                break;
-            }
-        }
+        i += run_of(&input[i..], LABEL);
         let label = &input[start..i];
         if label.is_empty() || label[0] == b'-' || label[label.len() - 1] == b'-' {
             return None;

@@ -227,6 +227,9 @@ impl MailParameters {
     /// Parses the parameter part of a MAIL FROM line.
     pub fn parse(input: &[u8]) -> Result<Self, CommandError> {
         let mut p = MailParameters::default();
+        if input.is_empty() {
+            return Ok(p);
+        }
         for_each_param(input, |key, value| {
             let need = |k: &'static str| value.ok_or(bad(k, "needs a value"));
             if key.eq_ignore_ascii_case(b"SIZE") {
@@ -410,6 +413,9 @@ impl RcptParameters {
     /// Parses the parameter part of a RCPT TO line.
     pub fn parse(input: &[u8]) -> Result<Self, CommandError> {
         let mut p = RcptParameters::default();
+        if input.is_empty() {
+            return Ok(p);
+        }
         for_each_param(input, |key, value| {
             let need = |k: &'static str| value.ok_or(bad(k, "needs a value"));
             if key.eq_ignore_ascii_case(b"NOTIFY") {
