@@ -256,9 +256,27 @@ const CLASSES: [u8; 256] = {
         let c = b as u8;
         let alnum = c.is_ascii_alphanumeric();
         let utf8 = c >= 0x80;
-        let special = matches!(c,
-            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'/'
-            | b'=' | b'?' | b'^' | b'_' | b'`' | b'{' | b'|' | b'}' | b'~');
+        let special = matches!(
+            c,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+        );
         if alnum || utf8 || special {
             t[b] |= ATEXT;
         }

@@ -5,7 +5,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::scan::{BLOCK, masks};
+use crate::scan::skip_blocks;
 
 /// What the decoder does about a CR or LF that is not part of a CRLF pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -240,44 +240,21 @@ impl DotDecoder {
     /// Called with `pos` inside a line (not at its start, not between CR
     /// and LF); leaves `line_len` and `line_start` as the byte-by-byte path
     /// would have.
-    fn skip_clean_blocks(&mut self, input: &[u8], mut pos: usize) -> usize {
-        let max = self.config.max_line.unwrap_or(usize::MAX);
-        let mut at_line_start = false;
-        // The byte after the block must be present, to tell CRLF from a bare
-        // CR in the block's last byte; blocks ending in CR are left to the
-        // careful path so that `pos` never lands between CR and LF.
-        while let Some(block) = input
-            .get(pos..pos + BLOCK + 1)
-            .and_then(|b| b.first_chunk::<BLOCK>())
-        {
-            let m = masks(block);
-            if m.cr >> 63 != 0 {
-                break;
-            }
-            let cr_before = m.cr << 1;
-            let crlf = m.lf & cr_before;
-            let bare_lf = m.lf & !cr_before;
-            let bare_cr = m.cr & !(m.lf >> 1);
-            let starts = (crlf << 1) | u64::from(at_line_start);
-            if bare_lf | bare_cr | (starts & m.dot) != 0 {
-                break;
-            }
-            let new_len = if crlf == 0 {
-                self.line_len + BLOCK
-            } else {
-                crlf.leading_zeros() as usize
-            };
-            // Every line that ends in this block is at most line_len + 64
-            // bytes long; only near the limit must each one be measured.
-            if self.line_len + BLOCK > max && !lines_within(crlf, self.line_len, max) {
-                break;
-            }
-            self.line_len = new_len;
-            at_line_start = crlf >> 63 != 0;
-            pos += BLOCK;
+    fn skip_clean_blocks(&mut self, input: &[u8], pos: usize) -> usize {
+        // Each block is scanned with the byte before it (to tell CRLF from a
+        // bare LF and to see dots at line starts) and the byte after it (to
+        // tell CRLF from a bare CR). At the very start of the buffer the byte
+        // before is gone, so the careful path takes the first line.
+        if pos == 0 {
+            return pos;
         }
-        self.line_start = at_line_start;
-        pos
+        let max = self.config.max_line.unwrap_or(usize::MAX);
+        let skipped = skip_blocks(input, pos, self.line_len, max);
+        if skipped.pos > pos {
+            self.line_len = skipped.line_len;
+            self.line_start = input[skipped.pos - 1] == b'\n';
+        }
+        skipped.pos
     }
 
     /// Checks the length of a line that just ended (CRLF included). Lines
@@ -316,23 +293,6 @@ impl DotDecoder {
         // Either way no new line starts as far as dot-stuffing and the end
         // of data are concerned: only a real CRLF does that.
     }
-}
-
-/// Whether every line ending in a block (LF bits in `crlf`) is within `max`
-/// bytes, CRLF included, given `carried` bytes of the first line before it.
-fn lines_within(mut crlf: u64, carried: usize, max: usize) -> bool {
-    let mut start = 0;
-    let mut len = carried;
-    while crlf != 0 {
-        let k = crlf.trailing_zeros() as usize;
-        if len + k + 1 - start > max {
-            return false;
-        }
-        len = 0;
-        start = k + 1;
-        crlf &= crlf - 1;
-    }
-    true
 }
 
 /// Streaming dot-stuffing encoder for the client side: bytes in, DATA wire
