@@ -85,6 +85,9 @@ impl Mailbox {
     /// tricks use to make a server forward mail elsewhere: `%` (the "percent
     /// hack"), `!` (UUCP bang paths) or `@` inside a quoted local part.
     pub fn routing_hazard(&self) -> Option<RoutingHazard> {
+        let raw = self.local_part_raw().as_bytes();
+        // Common case: none of the three bytes at all (one pass).
+        memchr::memchr3(b'@', b'%', b'!', raw)?;
         let local = self.local_part();
         if local.contains('@') {
             Some(RoutingHazard::EmbeddedAt)

@@ -65,6 +65,26 @@ fn parse_1_to_3_digits(text: &[u8]) -> Option<(u16, usize)> {
     Some((value, n))
 }
 
+impl EnhancedCode {
+    /// Appends `class.subject.detail` to `out` (no allocation).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        fn number(n: u16, out: &mut Vec<u8>) {
+            if n >= 100 {
+                out.push(b'0' + (n / 100 % 10) as u8);
+            }
+            if n >= 10 {
+                out.push(b'0' + (n / 10 % 10) as u8);
+            }
+            out.push(b'0' + (n % 10) as u8);
+        }
+        out.push(b'0' + self.class % 10);
+        out.push(b'.');
+        number(self.subject, out);
+        out.push(b'.');
+        number(self.detail, out);
+    }
+}
+
 impl fmt::Display for EnhancedCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
@@ -189,7 +209,7 @@ impl Reply {
             out.extend_from_slice(&code);
             out.push(if i == last { b' ' } else { b'-' });
             if let Some(e) = self.enhanced {
-                out.extend_from_slice(e.to_string().as_bytes());
+                e.write_to(out);
                 if !line.is_empty() {
                     out.push(b' ');
                 }
@@ -246,6 +266,8 @@ impl Default for ReplyLimits {
 #[derive(Debug, Default)]
 pub struct ReplyParser {
     buf: Vec<u8>,
+    /// Bytes of `buf` already parsed; dropped when more input comes.
+    read: usize,
     /// Lines of the reply being collected.
     pending: Option<Reply>,
     limits: ReplyLimits,
@@ -256,6 +278,7 @@ impl ReplyParser {
     pub fn new(limits: ReplyLimits) -> Self {
         Self {
             buf: Vec::new(),
+            read: 0,
             pending: None,
             limits,
         }
@@ -263,20 +286,25 @@ impl ReplyParser {
 
     /// Buffers input.
     pub fn feed(&mut self, input: &[u8]) {
+        if self.read > 0 {
+            self.buf.drain(..self.read);
+            self.read = 0;
+        }
         self.buf.extend_from_slice(input);
     }
 
     /// Bytes buffered but not yet part of a complete reply line.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.read
     }
 
     /// Takes the next complete reply, `Ok(None)` if more input is needed.
     /// After an error the parser should be dropped with its connection.
     pub fn next_reply(&mut self) -> Result<Option<Reply>, ReplyError> {
         loop {
-            let Some(lf) = memchr::memchr(b'\n', &self.buf) else {
-                if self.buf.len() > self.limits.max_line {
+            let rest = &self.buf[self.read..];
+            let Some(lf) = memchr::memchr(b'\n', rest) else {
+                if rest.len() > self.limits.max_line {
                     return Err(ReplyError::LineTooLong {
                         max: self.limits.max_line,
                     });
@@ -288,13 +316,13 @@ impl ReplyParser {
                     max: self.limits.max_line,
                 });
             }
-            let line_end = if lf > 0 && self.buf[lf - 1] == b'\r' {
+            let line_end = if lf > 0 && rest[lf - 1] == b'\r' {
                 lf - 1
             } else {
                 lf
             };
-            let parsed = parse_reply_line(&self.buf[..line_end]);
-            self.buf.drain(..=lf);
+            let parsed = parse_reply_line(&rest[..line_end]);
+            self.read += lf + 1;
             let (code, last, enhanced, text) = parsed?;
             match &mut self.pending {
                 Some(reply) => {
@@ -361,12 +389,11 @@ fn parse_reply_line(line: &[u8]) -> Result<(u16, bool, Option<EnhancedCode>, Str
             text = rest.get(n + 1..).unwrap_or(&[]);
         }
     }
-    Ok((
-        code,
-        last,
-        enhanced,
-        String::from_utf8_lossy(text).into_owned(),
-    ))
+    let text = match std::str::from_utf8(text) {
+        Ok(t) => t.to_owned(),
+        Err(_) => String::from_utf8_lossy(text).into_owned(),
+    };
+    Ok((code, last, enhanced, text))
 }
 
 #[cfg(test)]

@@ -937,11 +937,13 @@ impl ServerSession {
                 return;
             }
         }
-        self.pending = Some(Pending::Rcpt(Recipient {
+        // The event carries a copy; the pending decision keeps the original
+        // so that accepting it needs no second copy.
+        self.events.push_back(ServerEvent::RcptTo {
             to: to.clone(),
             params: params.clone(),
-        }));
-        self.events.push_back(ServerEvent::RcptTo { to, params });
+        });
+        self.pending = Some(Pending::Rcpt(Recipient { to, params }));
     }
 
     /// Checks MAIL and RCPT were given; otherwise the reply to send.
