@@ -91,3 +91,27 @@ def lmtp_sink(tmp_path):
 
 def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=60, **kw)
+
+
+@pytest.fixture
+def pop3_server():
+    """Starts Postel's pop3-server example over a folder of messages."""
+    servers = []
+
+    def start(maildir, *extra, user="alice", password="secret"):
+        port = free_port()
+        args = [
+            str(binary("pop3-server")),
+            "--listen", f"127.0.0.1:{port}",
+            "--user", user,
+            "--password", password,
+            "--load", str(maildir),
+            *extra,
+        ]
+        s = Server(args, port, maildir)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()
