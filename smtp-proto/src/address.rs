@@ -3,6 +3,8 @@
 //! §C) and the lenient forms real clients send.
 
 use std::borrow::Cow;
+
+use compact_str::CompactString;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -11,8 +13,9 @@ use crate::error::CommandError;
 /// A mailbox `local-part@domain`, kept in its wire form in one allocation.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Mailbox {
-    /// `local@domain` exactly as on the wire (a quoted local part keeps its quotes).
-    addr: String,
+    /// `local@domain` exactly as on the wire (a quoted local part keeps its
+    /// quotes). Stored inline, without allocation, up to 24 bytes.
+    addr: CompactString,
     /// Index of the `@` that separates local part and domain.
     at: usize,
 }
@@ -351,14 +354,30 @@ pub(crate) fn parse_mailbox(
     }
     i += 1;
     i += domain_len(&input[i..]).ok_or(bad("malformed domain"))?;
-    let text = std::str::from_utf8(&input[..i]).map_err(|_| bad("invalid UTF-8"))?;
+    let bytes = &input[..i];
+    let text = match ascii_str(bytes) {
+        Some(text) => text,
+        None => std::str::from_utf8(bytes).map_err(|_| bad("invalid UTF-8"))?,
+    };
     Ok((
         Mailbox {
-            addr: text.to_owned(),
+            addr: CompactString::new(text),
             at,
         },
         i,
     ))
+}
+
+/// `bytes` as text when they are all ASCII, without the general UTF-8
+/// validation, which costs more than the rest of parsing a short address.
+#[allow(unsafe_code)]
+fn ascii_str(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: every ASCII byte sequence is valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        None
+    }
 }
 
 /// Length of a domain or address literal at the start of `input`.
