@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust unit, property and scenario tests, then the
-# interop tests with programs we did not write (Python's smtplib, swaks,
-# aiosmtpd) against the example servers over loopback. Installs what the
+# interop tests with programs we did not write (Python's smtplib, poplib,
+# swaks, curl, fetchmail, aiosmtpd) against the example servers over loopback. Installs what the
 # interop tests need when it is missing (as root, from Debian and PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ fi
 
 need_apt=()
 command -v swaks >/dev/null 2>&1 || need_apt+=(swaks)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v fetchmail >/dev/null 2>&1 || need_apt+=(fetchmail)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         export DEBIAN_FRONTEND=noninteractive
