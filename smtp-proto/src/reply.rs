@@ -389,10 +389,16 @@ fn parse_reply_line(line: &[u8]) -> Result<(u16, bool, Option<EnhancedCode>, Str
             text = rest.get(n + 1..).unwrap_or(&[]);
         }
     }
-    let text = match std::str::from_utf8(text) {
+    let mut text = match std::str::from_utf8(text) {
         Ok(t) => t.to_owned(),
         Err(_) => String::from_utf8_lossy(text).into_owned(),
     };
+    // A CR inside reply text is not allowed (RFC 5321 textstring); read it
+    // as a space, as `Reply::write_to` writes one, so a reply parses back
+    // to what it would be sent as.
+    if text.contains('\r') {
+        text = text.replace('\r', " ");
+    }
     Ok((code, last, enhanced, text))
 }
 
@@ -450,6 +456,19 @@ mod tests {
         let mut p = ReplyParser::default();
         p.feed(b"hello\r\n");
         assert!(matches!(p.next_reply(), Err(ReplyError::BadCode { .. })));
+    }
+
+    #[test]
+    fn cr_inside_reply_text_reads_as_space() {
+        // Found by the smtp_reply fuzz target: "250 SI/100\r0" must parse to
+        // the reply that serializes back to the same bytes.
+        let mut p = ReplyParser::default();
+        p.feed(b"250-mx.example\r\n250 SI/100\r0\r\n");
+        let r = p.next_reply().unwrap().unwrap();
+        assert_eq!(r.lines(), ["mx.example", "SI/100 0"]);
+        let mut q = ReplyParser::default();
+        q.feed(&r.to_bytes());
+        assert_eq!(q.next_reply().unwrap().unwrap(), r);
     }
 
     #[test]
