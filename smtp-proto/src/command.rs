@@ -42,8 +42,9 @@ pub enum Command {
     Mail {
         /// The sender.
         from: ReversePath,
-        /// ESMTP parameters.
-        params: MailParameters,
+        /// ESMTP parameters (boxed: they are large and MAIL comes once per
+        /// transaction, while every other command stays small to move).
+        params: Box<MailParameters>,
     },
     /// `RCPT TO:<forward-path> [params]`.
     Rcpt {
@@ -351,7 +352,7 @@ fn parse_mail(args: &[u8], syntax: PathSyntax) -> Result<Command, CommandError> 
     };
     Ok(Command::Mail {
         from,
-        params: MailParameters::parse(params)?,
+        params: Box::new(MailParameters::parse(params)?),
     })
 }
 
@@ -540,7 +541,7 @@ mod tests {
             parse("mail from:<>").unwrap(),
             Command::Mail {
                 from: ReversePath::Null,
-                params: MailParameters::default()
+                params: Box::default()
             }
         );
         assert_eq!(

@@ -218,7 +218,10 @@ fn command() -> impl Strategy<Value = Command> {
             prop_oneof![1 => Just(ReversePath::Null), 4 => mailbox().prop_map(ReversePath::Mailbox)],
             mail_parameters()
         )
-            .prop_map(|(from, params)| Command::Mail { from, params }),
+            .prop_map(|(from, params)| Command::Mail {
+                from,
+                params: Box::new(params),
+            }),
         4 => (
             prop_oneof![1 => Just(ForwardPath::Postmaster), 4 => mailbox().prop_map(ForwardPath::Mailbox)],
             rcpt_parameters()

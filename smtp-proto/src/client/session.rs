@@ -474,7 +474,7 @@ impl ClientSession {
         let pipelining = caps.pipelining && self.config.use_pipelining;
         Command::Mail {
             from: envelope.from.clone(),
-            params,
+            params: Box::new(params),
         }
         .write_to(&mut self.output);
         self.expect.push_back(Expect::Mail);

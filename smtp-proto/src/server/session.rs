@@ -752,7 +752,7 @@ impl ServerSession {
             }
             Command::Ehlo { domain } | Command::Lhlo { domain } => self.hello(domain, true),
             Command::Helo { domain } => self.hello(domain, false),
-            Command::Mail { from, params } => self.mail(from, params),
+            Command::Mail { from, params } => self.mail(from, *params),
             Command::Rcpt { to, params } => self.rcpt(to, params),
             Command::Data => self.data(),
             Command::Bdat { size, last } => self.bdat(size, last),
