@@ -356,6 +356,19 @@ impl ReplyParser {
 
 /// Parses one line: `(code, is_last, enhanced, text)`.
 fn parse_reply_line(line: &[u8]) -> Result<(u16, bool, Option<EnhancedCode>, String), ReplyError> {
+    // A CR inside a reply line is not allowed (RFC 5321 textstring); read it
+    // as a space, as `Reply::write_to` writes one, before anything else looks
+    // at the line, so a reply parses back to what it would be sent as.
+    let cleaned;
+    let line = if memchr::memchr(b'\r', line).is_some() {
+        cleaned = line
+            .iter()
+            .map(|&b| if b == b'\r' { b' ' } else { b })
+            .collect::<Vec<u8>>();
+        &cleaned[..]
+    } else {
+        line
+    };
     if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
         return Err(ReplyError::BadCode {
             line: String::from_utf8_lossy(&line[..line.len().min(40)]).into_owned(),
@@ -389,16 +402,10 @@ fn parse_reply_line(line: &[u8]) -> Result<(u16, bool, Option<EnhancedCode>, Str
             text = rest.get(n + 1..).unwrap_or(&[]);
         }
     }
-    let mut text = match std::str::from_utf8(text) {
+    let text = match std::str::from_utf8(text) {
         Ok(t) => t.to_owned(),
         Err(_) => String::from_utf8_lossy(text).into_owned(),
     };
-    // A CR inside reply text is not allowed (RFC 5321 textstring); read it
-    // as a space, as `Reply::write_to` writes one, so a reply parses back
-    // to what it would be sent as.
-    if text.contains('\r') {
-        text = text.replace('\r', " ");
-    }
     Ok((code, last, enhanced, text))
 }
 
@@ -466,6 +473,14 @@ mod tests {
         p.feed(b"250-mx.example\r\n250 SI/100\r0\r\n");
         let r = p.next_reply().unwrap().unwrap();
         assert_eq!(r.lines(), ["mx.example", "SI/100 0"]);
+        let mut q = ReplyParser::default();
+        q.feed(&r.to_bytes());
+        assert_eq!(q.next_reply().unwrap().unwrap(), r);
+        // Found next: a CR right after what looks like an enhanced code.
+        let mut p = ReplyParser::default();
+        p.feed(b"250 2.0.85\rtext\r\n");
+        let r = p.next_reply().unwrap().unwrap();
+        assert_eq!(r.enhanced(), Some(EnhancedCode::new(2, 0, 85)));
         let mut q = ReplyParser::default();
         q.feed(&r.to_bytes());
         assert_eq!(q.next_reply().unwrap().unwrap(), r);
