@@ -323,7 +323,8 @@ impl ReplyParser {
             };
             let parsed = parse_reply_line(&rest[..line_end]);
             self.read += lf + 1;
-            let (code, last, enhanced, text) = parsed?;
+            let parsed = parsed?;
+            let (code, last) = (parsed.code, parsed.last);
             match &mut self.pending {
                 Some(reply) => {
                     if reply.code != code {
@@ -337,13 +338,16 @@ impl ReplyParser {
                             max: self.limits.max_lines,
                         });
                     }
-                    reply.lines.push(text);
+                    // Later lines lose the code only if it is the first
+                    // line's: that is the one `write_to` puts on every line.
+                    reply.lines.push(parsed.text_for(reply.enhanced));
                 }
                 None => {
+                    let enhanced = parsed.enhanced.map(|(e, _)| e);
                     self.pending = Some(Reply {
                         code,
                         enhanced,
-                        lines: vec![text],
+                        lines: vec![parsed.text_for(enhanced)],
                     });
                 }
             }
@@ -355,7 +359,7 @@ impl ReplyParser {
 }
 
 /// Parses one line: `(code, is_last, enhanced, text)`.
-fn parse_reply_line(line: &[u8]) -> Result<(u16, bool, Option<EnhancedCode>, String), ReplyError> {
+fn parse_reply_line(line: &[u8]) -> Result<ParsedLine, ReplyError> {
     // A CR inside a reply line is not allowed (RFC 5321 textstring); read it
     // as a space, as `Reply::write_to` writes one, before anything else looks
     // at the line, so a reply parses back to what it would be sent as.
@@ -393,20 +397,46 @@ fn parse_reply_line(line: &[u8]) -> Result<(u16, bool, Option<EnhancedCode>, Str
         }
     };
     let mut enhanced = None;
-    let mut text = rest;
     if let Some((e, n)) = EnhancedCode::parse_prefix(rest) {
         // Only an enhanced code of the same class as the reply code counts
         // (RFC 3463 §2); other text that happens to look like one stays text.
         if u16::from(e.class) == code / 100 && (rest.len() == n || rest[n] == b' ') {
-            enhanced = Some(e);
-            text = rest.get(n + 1..).unwrap_or(&[]);
+            enhanced = Some((e, (n + 1).min(rest.len())));
         }
     }
-    let text = match std::str::from_utf8(text) {
+    let text = match std::str::from_utf8(rest) {
         Ok(t) => t.to_owned(),
-        Err(_) => String::from_utf8_lossy(text).into_owned(),
+        Err(_) => String::from_utf8_lossy(rest).into_owned(),
     };
-    Ok((code, last, enhanced, text))
+    Ok(ParsedLine {
+        code,
+        last,
+        enhanced,
+        text,
+    })
+}
+
+/// One reply line: its code, whether it is the last, and its text with
+/// the enhanced code (and the bytes it spans) if it starts with one.
+struct ParsedLine {
+    code: u16,
+    last: bool,
+    enhanced: Option<(EnhancedCode, usize)>,
+    text: String,
+}
+
+impl ParsedLine {
+    /// The text without the enhanced code, when that code is `expected`
+    /// (the first line's, which the reply carries for every line).
+    fn text_for(mut self, expected: Option<EnhancedCode>) -> String {
+        match self.enhanced {
+            Some((e, len)) if Some(e) == expected => {
+                self.text.drain(..len);
+                self.text
+            }
+            _ => self.text,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -473,6 +503,14 @@ mod tests {
         p.feed(b"250-mx.example\r\n250 SI/100\r0\r\n");
         let r = p.next_reply().unwrap().unwrap();
         assert_eq!(r.lines(), ["mx.example", "SI/100 0"]);
+        let mut q = ReplyParser::default();
+        q.feed(&r.to_bytes());
+        assert_eq!(q.next_reply().unwrap().unwrap(), r);
+        // And: later lines keep a code that is not the first line's.
+        let mut p = ReplyParser::default();
+        p.feed(b"250-first\r\n250-2.0.8 2.0.85\r\n250 end\r\n");
+        let r = p.next_reply().unwrap().unwrap();
+        assert_eq!(r.lines(), ["first", "2.0.8 2.0.85", "end"]);
         let mut q = ReplyParser::default();
         q.feed(&r.to_bytes());
         assert_eq!(q.next_reply().unwrap().unwrap(), r);
