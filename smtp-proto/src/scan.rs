@@ -80,28 +80,35 @@ fn skip_with(
     max: usize,
     scan: impl Fn(&[u8; WINDOW]) -> Scan,
 ) -> Skipped {
-    // Below this, no line ending in the next block can exceed `max`.
-    let short = max.saturating_sub(BLOCK);
+    // Below this, no line ending in the next block (and the LF after it)
+    // can exceed `max`.
+    let short = max.saturating_sub(BLOCK + 1);
     while let Some(window) = input
         .get(pos.wrapping_sub(1)..pos + BLOCK + 1)
         .and_then(|w| w.first_chunk::<WINDOW>())
     {
-        // A block ending in CR stops here so that the caller never lands
-        // between CR and LF.
-        if window[BLOCK] == b'\r' {
-            break;
-        }
         let s = scan(window);
         if s.events != 0 || (line_len > short && !lines_within(s.lf, line_len, max)) {
             break;
         }
-        // No bare LF in the block: every LF ends a CRLF line.
-        line_len = if s.lf == 0 {
+        // No bare LF or CR in the block: every LF ends a CRLF line, and a CR
+        // in the last byte is followed by the LF just past the block, which
+        // is taken too so that the caller never lands between CR and LF.
+        let tail = if s.lf == 0 {
             line_len + BLOCK
         } else {
             s.lf.leading_zeros() as usize
         };
-        pos += BLOCK;
+        if window[BLOCK] == b'\r' {
+            if tail + 1 > max {
+                break;
+            }
+            line_len = 0;
+            pos += BLOCK + 1;
+        } else {
+            line_len = tail;
+            pos += BLOCK;
+        }
     }
     Skipped { pos, line_len }
 }
