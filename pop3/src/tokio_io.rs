@@ -250,6 +250,8 @@ pub async fn fetch_all(
     let mut messages: Vec<FetchedMessage> = Vec::new();
     let mut failure: Option<String> = None;
     let mut receiving: Option<u32> = None;
+    // RETRs sent and not yet answered; QUIT goes once none is left.
+    let mut outstanding = 0usize;
     let mut on_event = |s: &mut ClientSession, e: ClientEvent| -> io::Result<bool> {
         let now = Instant::now();
         match e {
@@ -278,13 +280,24 @@ pub async fn fetch_all(
                         });
                     }
                     s.retr(now, entry.number).map_err(usage)?;
-                    if delete {
-                        s.dele(now, entry.number).map_err(usage)?;
-                    }
+                    outstanding += 1;
                 }
-                s.quit(now).map_err(usage)?;
+                if outstanding == 0 {
+                    s.quit(now).map_err(usage)?;
+                }
             }
             ClientEvent::MessageStart { number } => receiving = Some(number),
+            ClientEvent::MessageEnd { number, .. } => {
+                // DELE only once the message is here: a refused or broken
+                // RETR must leave the message on the server.
+                if delete {
+                    s.dele(now, number).map_err(usage)?;
+                }
+                outstanding -= 1;
+                if outstanding == 0 {
+                    s.quit(now).map_err(usage)?;
+                }
+            }
             ClientEvent::MessageData(chunk) => {
                 if let Some(m) = messages.iter_mut().find(|m| Some(m.number) == receiving) {
                     m.data.extend_from_slice(&chunk);
@@ -292,6 +305,12 @@ pub async fn fetch_all(
             }
             ClientEvent::Refused { command, response } => {
                 failure = Some(format!("{} refused: {response}", command.keyword()));
+                if matches!(command, crate::command::Command::Retr { .. }) {
+                    outstanding -= 1;
+                    if outstanding == 0 {
+                        s.quit(now).map_err(usage)?;
+                    }
+                }
             }
             ClientEvent::Failed(err) => {
                 failure = Some(err.to_string());
