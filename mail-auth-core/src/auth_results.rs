@@ -1,0 +1,1 @@
+//! Authentication-Results (RFC 8601): writing and parsing the header.

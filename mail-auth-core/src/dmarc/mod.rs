@@ -1,0 +1,1 @@
+//! DMARC (RFC 7489): records, discovery, alignment, policy and reports.

@@ -1,0 +1,1 @@
+//! SPF (RFC 7208): record parsing, macro expansion and the evaluation machine.
