@@ -13,6 +13,7 @@ pub mod check;
 pub mod dkim;
 pub mod dmarc;
 pub mod iprev;
+pub mod message;
 pub mod spf;
 pub mod tag_list;
 
