@@ -14,6 +14,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod iprev;
 pub mod message;
+mod slots;
 pub mod spf;
 pub mod tag_list;
 
