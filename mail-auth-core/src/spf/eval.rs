@@ -144,8 +144,14 @@ impl Ctx {
 
     /// The names of the client's PTR records whose forward lookup contains
     /// the client address (RFC 7208 §5.5), at most `max_ptr_names` tried.
-    async fn validated_names(&self) -> Res<Vec<String>> {
+    /// With `void` (the `ptr` mechanism), an empty PTR answer counts as a
+    /// void lookup; the `%{p}` macro's lookups do not count.
+    async fn validated_names(&self, void: Option<&mut State>) -> Res<Vec<String>> {
+        self.budget()?;
         let ptr = self.slots.lookup(Query::reverse(self.ip)).await;
+        if let Some(st) = void {
+            self.count_void(st, &ptr)?;
+        }
         let names: Vec<String> = ptr
             .records()
             .iter()
@@ -174,7 +180,7 @@ impl Ctx {
         if let Some(v) = st.validated.get(domain) {
             return Ok(v.clone());
         }
-        let names = self.validated_names().await?;
+        let names = self.validated_names(None).await?;
         let domain_l = domain.to_ascii_lowercase();
         let pick = names
             .iter()
@@ -386,7 +392,7 @@ async fn matches(ctx: &Ctx, st: &mut State, mechanism: &Mechanism, domain: &str)
                 Some(s) => ctx.target(st, s, domain).await?,
                 None => domain.to_string(),
             };
-            let names = ctx.validated_names().await?;
+            let names = ctx.validated_names(Some(st)).await?;
             Ok(names.iter().any(|n| is_subdomain(n, &target)))
         }
         Mechanism::Exists(spec) => {
