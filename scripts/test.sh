@@ -27,5 +27,5 @@ fi
 python3 -m pip install -q --disable-pip-version-check -r tests/interop/requirements.txt
 
 cargo test --workspace
-cargo build --release --workspace --examples
+cargo build --release --workspace --bins --examples
 python3 -m pytest -q tests/interop

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
 
 /// The record types mail authentication asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,6 +30,42 @@ impl fmt::Display for RecordType {
             RecordType::Ptr => "PTR",
         })
     }
+}
+
+impl RecordType {
+    /// Every record type, in declaration order.
+    pub const ALL: [RecordType; 5] = [
+        RecordType::A,
+        RecordType::Aaaa,
+        RecordType::Mx,
+        RecordType::Txt,
+        RecordType::Ptr,
+    ];
+}
+
+/// The error of parsing a [`RecordType`] from a mnemonic that is not one of
+/// `A`, `AAAA`, `MX`, `TXT`, `PTR`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown or unsupported record type {0:?} (expected A, AAAA, MX, TXT or PTR)")]
+pub struct UnknownRecordType(pub String);
+
+impl FromStr for RecordType {
+    type Err = UnknownRecordType;
+
+    /// Parses the mnemonic, in any case: `"mx"` and `"MX"` are both
+    /// [`RecordType::Mx`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RecordType::ALL
+            .into_iter()
+            .find(|t| t.to_string().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownRecordType(s.to_owned()))
+    }
+}
+
+/// The normal form of a domain name: ASCII lower case, without the trailing
+/// dot. The same rule as [`Query::new`].
+pub(crate) fn normalize_name(name: &str) -> String {
+    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
 }
 
 /// One DNS question: a name and a record type.
@@ -117,12 +154,67 @@ pub enum Record {
 }
 
 impl Record {
+    /// The type of this record.
+    pub fn record_type(&self) -> RecordType {
+        match self {
+            Record::A(_) => RecordType::A,
+            Record::Aaaa(_) => RecordType::Aaaa,
+            Record::Mx { .. } => RecordType::Mx,
+            Record::Txt(_) => RecordType::Txt,
+            Record::Ptr(_) => RecordType::Ptr,
+        }
+    }
+
+    /// The same record with its host names (MX exchange, PTR target) in the
+    /// normal form: lower case, no trailing dot.
+    pub fn normalized(self) -> Record {
+        match self {
+            Record::Mx {
+                preference,
+                exchange,
+            } => Record::Mx {
+                preference,
+                exchange: normalize_name(&exchange),
+            },
+            Record::Ptr(target) => Record::Ptr(normalize_name(&target)),
+            other => other,
+        }
+    }
+
     /// The address of an A or AAAA record.
     pub fn ip(&self) -> Option<IpAddr> {
         match self {
             Record::A(a) => Some(IpAddr::V4(*a)),
             Record::Aaaa(a) => Some(IpAddr::V6(*a)),
             _ => None,
+        }
+    }
+}
+
+/// Zone-file-like presentation: `A 192.0.2.1`, `MX 10 mx.example.com`,
+/// `TXT "v=spf1 -all"` (bytes outside printable ASCII, `"` and `\` escaped
+/// as `\DDD` and `\"`, `\\`), `PTR host.example.com`.
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Record::A(a) => write!(f, "A {a}"),
+            Record::Aaaa(a) => write!(f, "AAAA {a}"),
+            Record::Mx {
+                preference,
+                exchange,
+            } => write!(f, "MX {preference} {exchange}"),
+            Record::Ptr(target) => write!(f, "PTR {target}"),
+            Record::Txt(text) => {
+                f.write_str("TXT \"")?;
+                for &b in text {
+                    match b {
+                        b'"' | b'\\' => write!(f, "\\{}", char::from(b))?,
+                        0x20..=0x7e => write!(f, "{}", char::from(b))?,
+                        _ => write!(f, "\\{b:03}")?,
+                    }
+                }
+                f.write_str("\"")
+            }
         }
     }
 }
@@ -183,6 +275,26 @@ impl Answer {
     }
 }
 
+/// One line per record, or `NXDOMAIN`, `NODATA`, `TEMPFAIL: reason`.
+impl fmt::Display for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Answer::Records(records) => {
+                for (i, r) in records.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("\n")?;
+                    }
+                    write!(f, "{r}")?;
+                }
+                Ok(())
+            }
+            Answer::NxDomain => f.write_str("NXDOMAIN"),
+            Answer::NoData => f.write_str("NODATA"),
+            Answer::TempFail(why) => write!(f, "TEMPFAIL: {why}"),
+        }
+    }
+}
+
 /// Something that answers DNS queries: the live resolver, a zone file, a
 /// test's table.
 ///
@@ -211,10 +323,63 @@ mod tests {
 
     #[test]
     fn query_names_are_normalized() {
-        assert_eq!(Query::new("MAIL.Example.org.", RecordType::Mx).name(), "mail.example.org");
+        assert_eq!(
+            Query::new("MAIL.Example.org.", RecordType::Mx).name(),
+            "mail.example.org"
+        );
         assert_eq!(
             Query::new("a.b", RecordType::A),
             Query::new("A.B.", RecordType::A)
+        );
+    }
+
+    #[test]
+    fn record_types_parse_in_any_case() {
+        for t in RecordType::ALL {
+            assert_eq!(t.to_string().parse::<RecordType>(), Ok(t));
+            assert_eq!(t.to_string().to_lowercase().parse::<RecordType>(), Ok(t));
+        }
+        assert_eq!(
+            "SRV".parse::<RecordType>(),
+            Err(UnknownRecordType("SRV".into()))
+        );
+    }
+
+    #[test]
+    fn records_know_their_type_and_normalize() {
+        let mx = Record::Mx {
+            preference: 10,
+            exchange: "MX.Example.NET.".into(),
+        };
+        assert_eq!(mx.record_type(), RecordType::Mx);
+        assert_eq!(
+            mx.normalized(),
+            Record::Mx {
+                preference: 10,
+                exchange: "mx.example.net".into()
+            }
+        );
+        assert_eq!(
+            Record::Ptr("Host.".into()).normalized(),
+            Record::Ptr("host".into())
+        );
+        assert_eq!(Record::Txt(vec![]).record_type(), RecordType::Txt);
+    }
+
+    #[test]
+    fn display_forms() {
+        let answer = Answer::Records(vec![
+            Record::A("192.0.2.1".parse().unwrap()),
+            Record::Txt(b"a \"q\" \\ \x01".to_vec()),
+        ]);
+        assert_eq!(
+            answer.to_string(),
+            "A 192.0.2.1\nTXT \"a \\\"q\\\" \\\\ \\001\""
+        );
+        assert_eq!(Answer::NxDomain.to_string(), "NXDOMAIN");
+        assert_eq!(
+            Answer::TempFail("timeout".into()).to_string(),
+            "TEMPFAIL: timeout"
         );
     }
 

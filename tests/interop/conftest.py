@@ -115,3 +115,11 @@ def pop3_server():
     yield start
     for s in servers:
         s.stop()
+
+
+def posteld() -> pathlib.Path:
+    """The posteld binary (built by `cargo build --release --workspace --bins`)."""
+    path = ROOT / "target" / "release" / "posteld"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: build it first (cargo build --release --workspace --bins)")
+    return path
