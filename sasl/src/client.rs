@@ -290,17 +290,17 @@ impl ClientExchange {
                 max,
             });
         }
-        if matches!(self.phase, Phase::Start | Phase::FirstOffered) {
-            if let Some(first) = self.first_message() {
-                if challenge.is_empty() {
-                    return Ok(first);
-                }
-                if self.phase == Phase::Start {
-                    return Err(ClientError::UnexpectedChallenge {
-                        mechanism: self.mechanism,
-                        what: "a non-empty challenge before the client's first message",
-                    });
-                }
+        if matches!(self.phase, Phase::Start | Phase::FirstOffered)
+            && let Some(first) = self.first_message()
+        {
+            if challenge.is_empty() {
+                return Ok(first);
+            }
+            if self.phase == Phase::Start {
+                return Err(ClientError::UnexpectedChallenge {
+                    mechanism: self.mechanism,
+                    what: "a non-empty challenge before the client's first message",
+                });
             }
         }
         match &mut self.mech {

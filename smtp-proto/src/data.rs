@@ -261,10 +261,10 @@ impl DotDecoder {
     /// are measured only when they end, so the verdict does not depend on
     /// how the input was split.
     fn check_line_len(&mut self) {
-        if let Some(max) = self.config.max_line {
-            if self.line_len > max {
-                self.violate(DataViolation::LineTooLong);
-            }
+        if let Some(max) = self.config.max_line
+            && self.line_len > max
+        {
+            self.violate(DataViolation::LineTooLong);
         }
     }
 

@@ -330,11 +330,11 @@ impl ClientSession {
 
     /// Fails the session if the response it waits for is overdue.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some(deadline) = self.poll_timeout() {
-            if now >= deadline {
-                let what = self.expect.front().map_or("a message", Expect::name);
-                self.fail(ClientError::TimedOut(what));
-            }
+        if let Some(deadline) = self.poll_timeout()
+            && now >= deadline
+        {
+            let what = self.expect.front().map_or("a message", Expect::name);
+            self.fail(ClientError::TimedOut(what));
         }
     }
 

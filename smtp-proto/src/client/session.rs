@@ -355,11 +355,11 @@ impl ClientSession {
 
     /// Fails the session if the reply it waits for is overdue.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some(deadline) = self.poll_timeout() {
-            if now >= deadline {
-                let what = self.expect.front().map_or("a reply", |e| e.name());
-                self.fail(ClientError::TimedOut(what));
-            }
+        if let Some(deadline) = self.poll_timeout()
+            && now >= deadline
+        {
+            let what = self.expect.front().map_or("a reply", |e| e.name());
+            self.fail(ClientError::TimedOut(what));
         }
     }
 
@@ -651,10 +651,11 @@ impl ClientSession {
             Expect::Rcpt(i) => self.on_rcpt(i, reply),
             Expect::Data => self.on_data(reply),
             Expect::Bdat => {
-                if let Some(job) = self.job.as_mut() {
-                    if !reply.is_positive() && job.failure.is_none() {
-                        job.failure = Some(reply);
-                    }
+                if let Some(job) = self.job.as_mut()
+                    && !reply.is_positive()
+                    && job.failure.is_none()
+                {
+                    job.failure = Some(reply);
                 }
             }
             Expect::DataEnd => {
@@ -868,11 +869,9 @@ impl ClientSession {
         job.rcpt[i] = Some(reply);
         let n = job.rcpt.len();
         if i + 1 < n {
-            if !pipelining {
-                if let Some(job) = self.job.take() {
-                    self.write_rcpt(&job, i + 1);
-                    self.job = Some(job);
-                }
+            if !pipelining && let Some(job) = self.job.take() {
+                self.write_rcpt(&job, i + 1);
+                self.job = Some(job);
             }
             return;
         }

@@ -397,10 +397,8 @@ impl ServerSession {
                 }
             }
             Pending::Rcpt(r) => {
-                if ok {
-                    if let Some(t) = self.transaction.as_mut() {
-                        t.recipients.push(r);
-                    }
+                if ok && let Some(t) = self.transaction.as_mut() {
+                    t.recipients.push(r);
                 }
             }
             Pending::Message => {
@@ -849,11 +847,11 @@ impl ServerSession {
             ));
             return;
         }
-        if let Some(size) = params.size {
-            if size > cfg.limits.max_message_size {
-                self.error(too_large());
-                return;
-            }
+        if let Some(size) = params.size
+            && size > cfg.limits.max_message_size
+        {
+            self.error(too_large());
+            return;
         }
         if params.requiretls && self.info.tls.is_none() {
             self.error(Reply::with_status(
@@ -927,15 +925,15 @@ impl ServerSession {
             ));
             return;
         }
-        if !self.config.strictness.allow_routing_in_recipients {
-            if let Some(hazard) = to.mailbox().and_then(|m| m.routing_hazard()) {
-                self.error(Reply::with_status(
-                    553,
-                    (5, 7, 1),
-                    format!("Sender-specified routing is not allowed ({hazard:?})"),
-                ));
-                return;
-            }
+        if !self.config.strictness.allow_routing_in_recipients
+            && let Some(hazard) = to.mailbox().and_then(|m| m.routing_hazard())
+        {
+            self.error(Reply::with_status(
+                553,
+                (5, 7, 1),
+                format!("Sender-specified routing is not allowed ({hazard:?})"),
+            ));
+            return;
         }
         // The event carries a copy; the pending decision keeps the original
         // so that accepting it needs no second copy.
