@@ -79,10 +79,7 @@ pub fn parse(input: &str) -> Result<Vec<Tag<'_>>, TagListError> {
         };
         let name = trim_fws(&spec[..eq]);
         let value = trim_fws(&spec[eq + 1..]);
-        let good_name = name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic())
+        let good_name = name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !good_name {
             return Err(TagListError::BadTagName {
@@ -118,7 +115,11 @@ pub fn get<'a>(tags: &[Tag<'a>], name: &str) -> Option<&'a str> {
 /// A value with every FWS byte removed (for base64 values such as `b=`,
 /// `bh=` and `p=`).
 pub fn without_fws(value: &str) -> String {
-    value.bytes().filter(|&b| !is_fws(b)).map(char::from).collect()
+    value
+        .bytes()
+        .filter(|&b| !is_fws(b))
+        .map(char::from)
+        .collect()
 }
 
 #[cfg(test)]
@@ -127,7 +128,8 @@ mod tests {
 
     #[test]
     fn parses_a_signature_like_list() {
-        let tags = parse("v=1; a=rsa-sha256;\r\n\td=example.net; s=brisbane;\r\n h=from : to;").unwrap();
+        let tags =
+            parse("v=1; a=rsa-sha256;\r\n\td=example.net; s=brisbane;\r\n h=from : to;").unwrap();
         assert_eq!(get(&tags, "v"), Some("1"));
         assert_eq!(get(&tags, "d"), Some("example.net"));
         assert_eq!(get(&tags, "h"), Some("from : to"));
@@ -142,11 +144,23 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert!(matches!(parse("v=1; a"), Err(TagListError::MissingEquals { .. })));
-        assert!(matches!(parse("v=1; v=2"), Err(TagListError::DuplicateTag { .. })));
-        assert!(matches!(parse("1x=1"), Err(TagListError::BadTagName { .. })));
+        assert!(matches!(
+            parse("v=1; a"),
+            Err(TagListError::MissingEquals { .. })
+        ));
+        assert!(matches!(
+            parse("v=1; v=2"),
+            Err(TagListError::DuplicateTag { .. })
+        ));
+        assert!(matches!(
+            parse("1x=1"),
+            Err(TagListError::BadTagName { .. })
+        ));
         assert!(matches!(parse("=1"), Err(TagListError::BadTagName { .. })));
-        assert!(matches!(parse("a=\u{1}"), Err(TagListError::BadValueByte { .. })));
+        assert!(matches!(
+            parse("a=\u{1}"),
+            Err(TagListError::BadValueByte { .. })
+        ));
     }
 
     #[test]

@@ -148,14 +148,14 @@ fn resolve(zone: &Zone, query: &Query, depth: u32) -> Answer {
         })
         .collect();
     if records.is_empty() {
-        if let Some(TypedValue::Value(target)) = typed("CNAME").first() {
-            if depth < 8 {
-                return resolve(
-                    zone,
-                    &Query::new(&scalar(target), query.record_type()),
-                    depth + 1,
-                );
-            }
+        if let Some(TypedValue::Value(target)) = typed("CNAME").first()
+            && depth < 8
+        {
+            return resolve(
+                zone,
+                &Query::new(&scalar(target), query.record_type()),
+                depth + 1,
+            );
         }
         if entries.iter().any(|e| matches!(e, Entry::Timeout)) {
             return Answer::TempFail("timeout".into());

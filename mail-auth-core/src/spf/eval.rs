@@ -418,10 +418,10 @@ pub(crate) async fn explanation(
     exp: Option<(String, MacroString)>,
     top_domain: &str,
 ) -> String {
-    if let Some((domain, spec)) = exp {
-        if let Some(text) = fetch_explanation(ctx, st, &spec, &domain).await {
-            return text;
-        }
+    if let Some((domain, spec)) = exp
+        && let Some(text) = fetch_explanation(ctx, st, &spec, &domain).await
+    {
+        return text;
     }
     match parse_macro_string(&ctx.config.default_explanation, true) {
         Ok(ms) => expand(&ms, &ctx.values(top_domain, None)),

@@ -1,0 +1,342 @@
+//! Streaming body canonicalization and hashing (RFC 6376 §3.4.3, §3.4.4,
+//! §3.7).
+//!
+//! The body is never buffered. What cannot be written out yet is kept as
+//! counts: the number of line ends seen since the last non-empty line (they
+//! are dropped if the body ends there), whether white space is pending in
+//! the current line (relaxed: it becomes one space if anything follows on
+//! that line), and whether the last byte was a CR that may start a CRLF.
+//! Canonical output goes through a small fixed buffer into the hash.
+//!
+//! A bare LF is read as CRLF, and a CR not followed by LF is an ordinary
+//! byte (see [`crate::message`]).
+
+use ring::digest;
+
+use super::algorithm::{Canonicalization, HashAlgorithm};
+
+const OUT_BUF: usize = 4096;
+const CRLFS: &[u8; 128] = b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\
+\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\
+\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\
+\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
+
+/// The hash of a canonicalized body and how long the canonical body was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyHash {
+    /// The digest of the canonical body (or of its first `l=` bytes).
+    pub digest: Vec<u8>,
+    /// The length of the whole canonical body, whether or not a limit cut
+    /// what was hashed. A verifier compares it with `l=`.
+    pub canonical_len: u64,
+}
+
+/// Canonicalizes a body arriving in chunks of any size and hashes it.
+///
+/// ```
+/// use postel_auth::dkim::{BodyHasher, Canonicalization, HashAlgorithm};
+/// let mut h = BodyHasher::new(Canonicalization::Relaxed, HashAlgorithm::Sha256, None);
+/// h.update(b"Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n\r\n");
+/// let out = h.finish();
+/// assert_eq!(out.canonical_len, 54);
+/// ```
+#[derive(Clone)]
+pub struct BodyHasher {
+    canon: Canonicalization,
+    ctx: digest::Context,
+    /// Bytes still to hash under `l=`; `None` for no limit.
+    remaining: Option<u64>,
+    canonical_len: u64,
+    out: Vec<u8>,
+    /// Line ends seen since the last content byte, not yet written.
+    pending_crlf: u64,
+    /// Relaxed: white space seen in the current line since its last content.
+    pending_wsp: bool,
+    /// The previous byte was a CR that may start a CRLF.
+    pending_cr: bool,
+    /// Anything non-empty was written.
+    any_content: bool,
+}
+
+impl std::fmt::Debug for BodyHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyHasher")
+            .field("canon", &self.canon)
+            .field("remaining", &self.remaining)
+            .field("canonical_len", &self.canonical_len)
+            .field("pending_crlf", &self.pending_crlf)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BodyHasher {
+    /// A hasher for one canonicalization and hash; `limit` is the `l=`
+    /// count of canonical bytes to hash (`None` hashes all of them).
+    pub fn new(canon: Canonicalization, hash: HashAlgorithm, limit: Option<u64>) -> Self {
+        BodyHasher {
+            canon,
+            ctx: digest::Context::new(hash.ring()),
+            remaining: limit,
+            canonical_len: 0,
+            out: Vec::with_capacity(OUT_BUF),
+            pending_crlf: 0,
+            pending_wsp: false,
+            pending_cr: false,
+            any_content: false,
+        }
+    }
+
+    /// Feed the next chunk of the body.
+    pub fn update(&mut self, chunk: &[u8]) {
+        for &b in chunk {
+            if self.pending_cr {
+                self.pending_cr = false;
+                if b == b'\n' {
+                    self.line_end();
+                    continue;
+                }
+                // A lone CR is ordinary content.
+                self.content(b'\r');
+            }
+            match b {
+                b'\r' => self.pending_cr = true,
+                b'\n' => self.line_end(),
+                b' ' | b'\t' if self.canon == Canonicalization::Relaxed => self.pending_wsp = true,
+                _ => self.content(b),
+            }
+        }
+    }
+
+    fn line_end(&mut self) {
+        // Relaxed: white space at the end of a line is dropped.
+        self.pending_wsp = false;
+        self.pending_crlf += 1;
+    }
+
+    fn content(&mut self, b: u8) {
+        if self.pending_crlf > 0 {
+            self.emit_crlfs(self.pending_crlf);
+            self.pending_crlf = 0;
+        }
+        if self.pending_wsp {
+            self.pending_wsp = false;
+            self.emit_byte(b' ');
+        }
+        self.any_content = true;
+        self.emit_byte(b);
+    }
+
+    fn emit_byte(&mut self, b: u8) {
+        self.out.push(b);
+        if self.out.len() >= OUT_BUF {
+            self.flush();
+        }
+    }
+
+    fn emit_crlfs(&mut self, mut n: u64) {
+        self.flush();
+        while n > 0 {
+            if self.remaining == Some(0) {
+                // Nothing more is hashed: only count.
+                self.canonical_len = self.canonical_len.saturating_add(n.saturating_mul(2));
+                return;
+            }
+            let take = n.min((CRLFS.len() / 2) as u64);
+            // `take` is at most 64, so the cast is exact.
+            self.hash(&CRLFS[..(take as usize) * 2]);
+            n -= take;
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.out.is_empty() {
+            let out = std::mem::take(&mut self.out);
+            self.hash(&out);
+            self.out = out;
+            self.out.clear();
+        }
+    }
+
+    fn hash(&mut self, bytes: &[u8]) {
+        self.canonical_len = self.canonical_len.saturating_add(bytes.len() as u64);
+        match &mut self.remaining {
+            None => self.ctx.update(bytes),
+            Some(rem) => {
+                let take = usize::try_from(*rem).unwrap_or(usize::MAX).min(bytes.len());
+                self.ctx.update(&bytes[..take]);
+                *rem -= take as u64;
+            }
+        }
+    }
+
+    /// End the body and return its hash.
+    ///
+    /// Simple: trailing empty lines are dropped, a final CRLF is added if
+    /// missing, and an empty body is one CRLF. Relaxed: the same, but an
+    /// empty body stays empty (RFC 6376 erratum 1384).
+    pub fn finish(mut self) -> BodyHash {
+        if self.pending_cr {
+            self.pending_cr = false;
+            self.content(b'\r');
+        }
+        // Trailing white space of the last line and trailing empty lines are
+        // dropped; what remains ends with exactly one CRLF.
+        self.pending_wsp = false;
+        self.pending_crlf = 0;
+        if self.any_content || self.canon == Canonicalization::Simple {
+            self.emit_byte(b'\r');
+            self.emit_byte(b'\n');
+        }
+        self.flush();
+        BodyHash {
+            digest: self.ctx.finish().as_ref().to_vec(),
+            canonical_len: self.canonical_len,
+        }
+    }
+}
+
+/// Canonicalize a whole body in memory, the same way [`BodyHasher`] does
+/// as it streams. Meant for tests, examples and small bodies: it copies the
+/// body.
+pub fn canonicalize_body(canon: Canonicalization, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 2);
+    let mut pending_crlf = 0usize;
+    let mut pending_wsp = false;
+    let mut any = false;
+    let mut bytes = Vec::with_capacity(body.len());
+    // Normalize line ends: bare LF -> CRLF marker; lone CR is content.
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'\r' if body.get(i + 1) == Some(&b'\n') => {
+                bytes.push(None);
+                i += 2;
+            }
+            b'\n' => {
+                bytes.push(None);
+                i += 1;
+            }
+            b => {
+                bytes.push(Some(b));
+                i += 1;
+            }
+        }
+    }
+    for item in bytes {
+        match item {
+            None => {
+                pending_wsp = false;
+                pending_crlf += 1;
+            }
+            Some(b' ' | b'\t') if canon == Canonicalization::Relaxed => pending_wsp = true,
+            Some(b) => {
+                for _ in 0..pending_crlf {
+                    out.extend_from_slice(b"\r\n");
+                }
+                pending_crlf = 0;
+                if pending_wsp {
+                    out.push(b' ');
+                    pending_wsp = false;
+                }
+                any = true;
+                out.push(b);
+            }
+        }
+    }
+    if any || canon == Canonicalization::Simple {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest_of(canon: Canonicalization, body: &[u8], limit: Option<u64>) -> BodyHash {
+        let mut h = BodyHasher::new(canon, HashAlgorithm::Sha256, limit);
+        h.update(body);
+        h.finish()
+    }
+
+    fn expected(canon: Canonicalization, body: &[u8], limit: Option<u64>) -> BodyHash {
+        let c = canonicalize_body(canon, body);
+        let take = limit.map_or(c.len(), |l| (l as usize).min(c.len()));
+        BodyHash {
+            digest: digest::digest(&digest::SHA256, &c[..take])
+                .as_ref()
+                .to_vec(),
+            canonical_len: c.len() as u64,
+        }
+    }
+
+    #[test]
+    fn rfc_6376_3_4_5_bodies() {
+        let body = b" C \r\nD \t E\r\n\r\n\r\n";
+        assert_eq!(
+            canonicalize_body(Canonicalization::Relaxed, body),
+            b" C\r\nD E\r\n"
+        );
+        assert_eq!(
+            canonicalize_body(Canonicalization::Simple, body),
+            b" C \r\nD \t E\r\n"
+        );
+        for canon in [Canonicalization::Simple, Canonicalization::Relaxed] {
+            assert_eq!(digest_of(canon, body, None), expected(canon, body, None));
+        }
+    }
+
+    #[test]
+    fn empty_bodies() {
+        assert_eq!(canonicalize_body(Canonicalization::Simple, b""), b"\r\n");
+        assert_eq!(
+            canonicalize_body(Canonicalization::Simple, b"\r\n\r\n"),
+            b"\r\n"
+        );
+        assert_eq!(canonicalize_body(Canonicalization::Relaxed, b""), b"");
+        assert_eq!(
+            canonicalize_body(Canonicalization::Relaxed, b" \r\n\t\r\n"),
+            b""
+        );
+        // The well-known hashes of the empty bodies.
+        let b64 = |d: &[u8]| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(d)
+        };
+        assert_eq!(
+            b64(&digest_of(Canonicalization::Simple, b"", None).digest),
+            "frcCV1k9oG9oKj3dpUqdJg1PxRT2RSN/XKdLCPjaYaY="
+        );
+        assert_eq!(
+            b64(&digest_of(Canonicalization::Relaxed, b"", None).digest),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
+    }
+
+    #[test]
+    fn lone_cr_lf_and_limits() {
+        for body in [&b"a\rb\r"[..], b"x\ny\n\n", b"a  \t\n\n \n b", b"\r\r\n"] {
+            for canon in [Canonicalization::Simple, Canonicalization::Relaxed] {
+                for limit in [None, Some(0), Some(1), Some(3), Some(100)] {
+                    assert_eq!(
+                        digest_of(canon, body, limit),
+                        expected(canon, body, limit),
+                        "{body:?} {canon:?} {limit:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn many_trailing_lines_are_counted() {
+        let mut h = BodyHasher::new(Canonicalization::Simple, HashAlgorithm::Sha256, None);
+        h.update(b"x");
+        for _ in 0..10_000 {
+            h.update(b"\r\n");
+        }
+        h.update(b"y");
+        let out = h.finish();
+        assert_eq!(out.canonical_len, 1 + 20_000 + 1 + 2);
+    }
+}
