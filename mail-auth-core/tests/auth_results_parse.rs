@@ -102,10 +102,60 @@ fn parses_what_it_builds() {
 }
 
 // ---- RFC 8601 Appendix B examples ----
+//
+// Each vector is the Authentication-Results field of an RFC 8601 Appendix B
+// example, as printed there (without the RFC's page indentation), lines
+// joined with CRLF. B.1 has no Authentication-Results field.
+
+/// RFC 8601 Appendix B.2, "Nearly Trivial Case; Service Provided, but No
+/// Authentication Done".
+const B2: &str = "Authentication-Results: example.org 1; none";
+
+/// RFC 8601 Appendix B.3, "Service Provided, Authentication Done".
+const B3: &str = "Authentication-Results: example.com;\r\n\
+                  \x20         spf=pass smtp.mailfrom=example.net";
+
+/// RFC 8601 Appendix B.4, "Service Provided, Several Authentications Done,
+/// Single MTA": the first of its two fields.
+const B4_AUTH_SPF: &str = "Authentication-Results: example.com;\r\n\
+                           \x20         auth=pass (cram-md5) smtp.auth=sender@example.net;\r\n\
+                           \x20         spf=pass smtp.mailfrom=example.net";
+
+/// RFC 8601 Appendix B.4: the second field.
+const B4_IPREV: &str = "Authentication-Results: example.com; iprev=pass\r\n\
+                        \x20         policy.iprev=192.0.2.200";
+
+/// RFC 8601 Appendix B.5, "Service Provided, Several Authentications Done,
+/// Different MTAs": the field added by the second MTA (topmost).
+const B5_DKIM: &str = "Authentication-Results: example.com;\r\n\
+                       \x20         dkim=pass (good signature) header.d=example.com";
+
+/// RFC 8601 Appendix B.5: the field added by the first MTA.
+const B5_AUTH_SPF: &str = "Authentication-Results: example.com;\r\n\
+                           \x20         auth=pass (cram-md5) smtp.auth=sender@example.com;\r\n\
+                           \x20         spf=fail smtp.mailfrom=example.com";
+
+/// RFC 8601 Appendix B.6, "Service Provided, Multi-Tiered Authentication
+/// Done": the field added at example.com (topmost).
+const B6_TOP: &str = "Authentication-Results: example.com;\r\n\
+                      \x20     dkim=pass reason=\"good signature\"\r\n\
+                      \x20       header.i=@mail-router.example.net;\r\n\
+                      \x20     dkim=fail reason=\"bad signature\"\r\n\
+                      \x20       header.i=@newyork.example.com";
+
+/// RFC 8601 Appendix B.6: the field added at example.net.
+const B6_LOWER: &str = "Authentication-Results: example.net;\r\n\
+                        \x20     dkim=pass (good signature) header.i=@newyork.example.com";
+
+/// RFC 8601 Appendix B.7, "Comment-Heavy Example".
+const B7: &str = "Authentication-Results: foo.example.net (foobar) 1 (baz);\r\n\
+                  \x20   dkim (Because I like it) / 1 (One yay) = (wait for it) fail\r\n\
+                  \x20     policy (A dot can go here) . (like that) expired\r\n\
+                  \x20     (this surprised me) = (as I wasn't expecting it) 1362471462";
 
 #[test]
-fn rfc8601_b2_nothing_done() {
-    let ar = AuthenticationResults::parse("Authentication-Results: example.org 1; none").unwrap();
+fn rfc8601_b2_service_provided_no_authentication_done() {
+    let ar = AuthenticationResults::parse(B2).unwrap();
     assert_eq!(ar.authserv_id, "example.org");
     assert_eq!(ar.version, Some(1));
     assert!(ar.results.is_empty());
@@ -113,11 +163,9 @@ fn rfc8601_b2_nothing_done() {
 
 #[test]
 fn rfc8601_b3_spf() {
-    let ar = AuthenticationResults::parse(
-        "Authentication-Results: example.com;\r\n                  spf=pass smtp.mailfrom=example.net",
-    )
-    .unwrap();
+    let ar = AuthenticationResults::parse(B3).unwrap();
     assert_eq!(ar.authserv_id, "example.com");
+    assert_eq!(ar.version, None);
     assert_eq!(ar.results.len(), 1);
     assert_eq!(ar.results[0].method, "spf");
     assert_eq!(ar.results[0].result, "pass");
@@ -128,24 +176,29 @@ fn rfc8601_b3_spf() {
 }
 
 #[test]
-fn rfc8601_b4_smtp_auth_and_iprev() {
-    let ar = AuthenticationResults::parse(
-        "Authentication-Results: example.com;\r\n\
-         \x20                 auth=pass (cram-md5) smtp.auth=sender@example.net;\r\n\
-         \x20                 spf=pass smtp.mailfrom=example.net",
-    )
-    .unwrap();
+fn rfc8601_b4_smtp_auth_spf_and_iprev() {
+    let ar = AuthenticationResults::parse(B4_AUTH_SPF).unwrap();
+    assert_eq!(ar.authserv_id, "example.com");
     assert_eq!(ar.results.len(), 2);
     assert_eq!(ar.results[0].method, "auth");
+    assert_eq!(ar.results[0].result, "pass");
     assert_eq!(ar.results[0].comment.as_deref(), Some("cram-md5"));
     assert_eq!(
         ar.results[0].property("smtp", "auth"),
         Some("sender@example.net")
     );
-    let ar = AuthenticationResults::parse(
-        "Authentication-Results: example.com;\r\n                  iprev=pass\r\n                  policy.iprev=192.0.2.200",
-    )
-    .unwrap();
+    assert_eq!(ar.results[1].method, "spf");
+    assert_eq!(ar.results[1].result, "pass");
+    assert_eq!(
+        ar.results[1].property("smtp", "mailfrom"),
+        Some("example.net")
+    );
+
+    let ar = AuthenticationResults::parse(B4_IPREV).unwrap();
+    assert_eq!(ar.authserv_id, "example.com");
+    assert_eq!(ar.results.len(), 1);
+    assert_eq!(ar.results[0].method, "iprev");
+    assert_eq!(ar.results[0].result, "pass");
     assert_eq!(
         ar.results[0].property("policy", "iprev"),
         Some("192.0.2.200")
@@ -153,51 +206,95 @@ fn rfc8601_b4_smtp_auth_and_iprev() {
 }
 
 #[test]
-fn rfc8601_b5_sender_id_and_dkim_comment() {
-    let ar = AuthenticationResults::parse(
-        "Authentication-Results: example.com;\r\n\
-         \x20         sender-id=fail header.from=example.com;\r\n\
-         \x20         dkim=pass (good signature) header.d=example.com",
-    )
-    .unwrap();
-    assert_eq!(ar.results[0].method, "sender-id");
-    assert_eq!(ar.results[0].result, "fail");
-    assert_eq!(ar.results[1].comment.as_deref(), Some("good signature"));
-    assert_eq!(ar.results[1].property("header", "d"), Some("example.com"));
-}
+fn rfc8601_b5_different_mtas() {
+    let ar = AuthenticationResults::parse(B5_DKIM).unwrap();
+    assert_eq!(ar.authserv_id, "example.com");
+    assert_eq!(ar.results.len(), 1);
+    assert_eq!(ar.results[0].method, "dkim");
+    assert_eq!(ar.results[0].result, "pass");
+    assert_eq!(ar.results[0].comment.as_deref(), Some("good signature"));
+    assert_eq!(ar.results[0].property("header", "d"), Some("example.com"));
 
-#[test]
-fn rfc8601_b6_multiple_signatures_with_header_b() {
-    let ar = AuthenticationResults::parse(
-        "Authentication-Results: mail-router.example.net;\r\n\
-         \x20         dkim=pass (good signature) header.d=newyork.example.com\r\n\
-         \x20               header.b=oINEO8hg;\r\n\
-         \x20         dkim=fail (bad signature) header.d=mail-router.example.net\r\n\
-         \x20               header.b=EToRSuvU",
-    )
-    .unwrap();
+    let ar = AuthenticationResults::parse(B5_AUTH_SPF).unwrap();
     assert_eq!(ar.results.len(), 2);
-    assert_eq!(ar.results[0].property("header", "b"), Some("oINEO8hg"));
+    assert_eq!(ar.results[0].method, "auth");
+    assert_eq!(
+        ar.results[0].property("smtp", "auth"),
+        Some("sender@example.com")
+    );
+    assert_eq!(ar.results[1].method, "spf");
     assert_eq!(ar.results[1].result, "fail");
-    assert_eq!(ar.results[1].comment.as_deref(), Some("bad signature"));
+    assert_eq!(
+        ar.results[1].property("smtp", "mailfrom"),
+        Some("example.com")
+    );
 }
 
 #[test]
-fn rfc8601_b7_reason_and_header_i() {
-    let ar = AuthenticationResults::parse(
-        "Authentication-Results: example.com;\r\n\
-         \x20     dkim=pass reason=\"good signature\"\r\n\
-         \x20       header.i=@mail-router.example.net;\r\n\
-         \x20     dkim=fail reason=\"bad signature\"\r\n\
-         \x20       header.i=@newyork.example.com",
-    )
-    .unwrap();
+fn rfc8601_b6_multi_tiered_reason_and_header_i() {
+    let ar = AuthenticationResults::parse(B6_TOP).unwrap();
+    assert_eq!(ar.authserv_id, "example.com");
+    assert_eq!(ar.results.len(), 2);
+    assert_eq!(ar.results[0].method, "dkim");
+    assert_eq!(ar.results[0].result, "pass");
     assert_eq!(ar.results[0].reason.as_deref(), Some("good signature"));
     assert_eq!(
         ar.results[0].property("header", "i"),
         Some("@mail-router.example.net")
     );
+    assert_eq!(ar.results[1].result, "fail");
     assert_eq!(ar.results[1].reason.as_deref(), Some("bad signature"));
+    assert_eq!(
+        ar.results[1].property("header", "i"),
+        Some("@newyork.example.com")
+    );
+
+    let ar = AuthenticationResults::parse(B6_LOWER).unwrap();
+    assert_eq!(ar.authserv_id, "example.net");
+    assert_eq!(ar.results.len(), 1);
+    assert_eq!(ar.results[0].result, "pass");
+    assert_eq!(ar.results[0].comment.as_deref(), Some("good signature"));
+    assert_eq!(
+        ar.results[0].property("header", "i"),
+        Some("@newyork.example.com")
+    );
+}
+
+#[test]
+fn rfc8601_b7_comment_heavy() {
+    let ar = AuthenticationResults::parse(B7).unwrap();
+    assert_eq!(ar.authserv_id, "foo.example.net");
+    assert_eq!(ar.version, Some(1));
+    assert_eq!(ar.results.len(), 1);
+    let r = &ar.results[0];
+    assert_eq!(r.method, "dkim");
+    assert_eq!(r.method_version, Some(1));
+    assert_eq!(r.result, "fail");
+    assert_eq!(r.reason, None);
+    assert_eq!(r.properties.len(), 1);
+    assert_eq!(r.property("policy", "expired"), Some("1362471462"));
+}
+
+#[test]
+fn rfc8601_appendix_b_vectors_round_trip() {
+    for v in [
+        B2,
+        B3,
+        B4_AUTH_SPF,
+        B4_IPREV,
+        B5_DKIM,
+        B5_AUTH_SPF,
+        B6_TOP,
+        B6_LOWER,
+        B7,
+    ] {
+        let ar = AuthenticationResults::parse(v).unwrap();
+        assert_eq!(
+            AuthenticationResults::parse(&ar.to_value()).unwrap(),
+            ar,
+            "{v:?}"
+        );
+    }
 }
 
 #[test]

@@ -526,6 +526,123 @@ fn tree_walk_at_most_eight_queries_per_walk() {
     assert_eq!(asked[7].name(), "_dmarc.com");
 }
 
+/// Run a tree-walk check for `from` with no identifiers.
+fn walk_check(zone: &Zone, from: &str) -> (DmarcOutput, Vec<String>) {
+    let mut c = DmarcCheck::new(
+        cfg(OrgDomainMethod::TreeWalk),
+        input(from, None, vec![]),
+        || 0,
+    );
+    let (out, asked) = run(&mut c, zone);
+    let txt = asked
+        .iter()
+        .filter(|q| q.record_type() == RecordType::Txt)
+        .map(|q| q.name().to_string())
+        .collect();
+    (out, txt)
+}
+
+#[test]
+fn tree_walk_rfc9989_4_10_eight_query_example() {
+    // RFC 9989 §4.10: the eight queries of a full walk for the Author
+    // Domain "a.b.c.d.e.f.g.h.i.j.mail.example.com".
+    let (out, asked) = walk_check(&Zone::default(), "a.b.c.d.e.f.g.h.i.j.mail.example.com");
+    assert_eq!(out.result, DmarcResult::None);
+    assert_eq!(
+        asked,
+        [
+            "_dmarc.a.b.c.d.e.f.g.h.i.j.mail.example.com",
+            "_dmarc.g.h.i.j.mail.example.com",
+            "_dmarc.h.i.j.mail.example.com",
+            "_dmarc.i.j.mail.example.com",
+            "_dmarc.j.mail.example.com",
+            "_dmarc.mail.example.com",
+            "_dmarc.example.com",
+            "_dmarc.com",
+        ]
+    );
+}
+
+#[test]
+fn tree_walk_rfc9989_4_10_2_fewest_labels_example() {
+    // RFC 9989 §4.10.2, first example: records at mail.example.com and
+    // example.com, none at a.mail.example.com or com: the Organizational
+    // Domain is example.com. §4.10.1: the Author Domain has no record, so
+    // the Organizational Domain's record applies (not the nearer one).
+    let zone = Zone::default()
+        .txt("_dmarc.mail.example.com", "v=DMARC1; p=none")
+        .txt("_dmarc.example.com", "v=DMARC1; p=reject")
+        .a("a.mail.example.com");
+    let (out, asked) = walk_check(&zone, "a.mail.example.com");
+    assert_eq!(out.from_org_domain.as_deref(), Some("example.com"));
+    assert_eq!(out.record_domain.as_deref(), Some("example.com"));
+    assert_eq!(out.policy, Some(Policy::Reject));
+    assert_eq!(out.policy_source, Some(PolicySource::Subdomain));
+    assert_eq!(asked.last().map(String::as_str), Some("_dmarc.com"));
+}
+
+#[test]
+fn tree_walk_rfc9989_4_10_2_psd_n_example() {
+    // RFC 9989 §4.10.2, second example: a record with psd=n at
+    // mail.example.com makes it the Organizational Domain; the walk stops
+    // there (§4.10 step 6).
+    let zone = Zone::default()
+        .txt("_dmarc.mail.example.com", "v=DMARC1; p=quarantine; psd=n")
+        .txt("_dmarc.example.com", "v=DMARC1; p=reject")
+        .a("a.mail.example.com");
+    let (out, asked) = walk_check(&zone, "a.mail.example.com");
+    assert_eq!(out.from_org_domain.as_deref(), Some("mail.example.com"));
+    assert_eq!(out.record_domain.as_deref(), Some("mail.example.com"));
+    assert_eq!(out.policy, Some(Policy::Quarantine));
+    assert!(
+        !asked.iter().any(|n| n == "_dmarc.example.com"),
+        "{asked:?}"
+    );
+}
+
+#[test]
+fn tree_walk_rfc9989_4_10_2_psd_y_example() {
+    // RFC 9989 §4.10.2, last example: only _dmarc.com, with psd=y: the
+    // Organizational Domain is example.com, which publishes nothing, so
+    // the Public Suffix Domain's record applies (§4.10.1).
+    let zone = Zone::default()
+        .txt("_dmarc.com", "v=DMARC1; p=reject; psd=y")
+        .a("a.mail.example.com");
+    let (out, _) = walk_check(&zone, "a.mail.example.com");
+    assert_eq!(out.from_org_domain.as_deref(), Some("example.com"));
+    assert_eq!(out.record_domain.as_deref(), Some("com"));
+    assert_eq!(out.policy, Some(Policy::Reject));
+}
+
+#[test]
+fn tree_walk_psd_y_org_domain_record_beats_psd_record() {
+    // RFC 9989 §4.10.1: the Organizational Domain's record is preferred to
+    // the Public Suffix Domain's.
+    let zone = Zone::default()
+        .txt("_dmarc.com", "v=DMARC1; p=reject; psd=y")
+        .txt("_dmarc.example.com", "v=DMARC1; p=quarantine")
+        .a("a.mail.example.com");
+    let (out, _) = walk_check(&zone, "a.mail.example.com");
+    assert_eq!(out.from_org_domain.as_deref(), Some("example.com"));
+    assert_eq!(out.record_domain.as_deref(), Some("example.com"));
+    assert_eq!(out.policy, Some(Policy::Quarantine));
+}
+
+#[test]
+fn tree_walk_psd_y_at_the_start_stops_the_walk() {
+    // RFC 9989 §4.10 step 2: a record with psd=y where the walk starts
+    // stops it; §4.10.2 rule 2 does not apply to that record, so rule 3
+    // makes the starting name its own Organizational Domain.
+    let zone = Zone::default()
+        .txt("_dmarc.mail.example.com", "v=DMARC1; p=quarantine; psd=y")
+        .txt("_dmarc.example.com", "v=DMARC1; p=reject; psd=n");
+    let (out, asked) = walk_check(&zone, "mail.example.com");
+    assert_eq!(out.from_org_domain.as_deref(), Some("mail.example.com"));
+    assert_eq!(out.record_domain.as_deref(), Some("mail.example.com"));
+    assert_eq!(out.policy, Some(Policy::Quarantine));
+    assert_eq!(asked, ["_dmarc.mail.example.com"]);
+}
+
 #[test]
 fn tree_walk_tempfail_during_identifier_walk_is_temperror_unless_another_passes() {
     let zone = Zone::default()

@@ -10,7 +10,8 @@ use postel_dns::{Answer, Query, RecordType};
 use super::from::normalize_domain;
 use super::lookups::{Lookups, Pending};
 use super::org_domain::{
-    AtName, OrgDomainMethod, OrgOutcome, org_domain, psl_org_domain, record_at, tree_walk_names,
+    AtName, OrgDomainMethod, OrgOutcome, WalkOutcome, org_domain, psl_org_domain, record_at,
+    select_org_domain, tree_walk, tree_walk_names,
 };
 use super::policy::{
     AuthenticatedIdentifier, DmarcInput, DmarcResult, PolicySource, Sampler, aligned, same_domain,
@@ -247,40 +248,85 @@ fn discover(config: &DmarcConfig, from: &str, lk: &Lookups) -> Result<Discovered
                 vec![from.to_string(), org]
             }
         }
-        OrgDomainMethod::TreeWalk => tree_walk_names(from),
+        OrgDomainMethod::TreeWalk => return discover_by_tree_walk(from, lk),
     };
     for name in names {
-        match record_at(&name, lk)? {
-            AtName::TempFail(why) => {
-                return Ok(Discovered::Final(
-                    DmarcResult::TempError,
-                    Some(name.clone()),
-                    format!("DNS lookup of _dmarc.{name} failed: {why}"),
-                ));
-            }
-            AtName::Nothing => {}
-            AtName::One(Ok(rec)) => return Ok(Discovered::Found(name, rec)),
-            AtName::One(Err(RecordError::NoPolicy)) => {
-                return Ok(Discovered::Final(
-                    DmarcResult::None,
-                    Some(name),
-                    RecordError::NoPolicy.to_string(),
-                ));
-            }
-            AtName::One(Err(e)) => {
-                return Ok(Discovered::Final(
-                    DmarcResult::PermError,
-                    Some(name),
-                    e.to_string(),
-                ));
-            }
+        if let Some(d) = discovered_at(&name, record_at(&name, lk)?) {
+            return Ok(d);
         }
     }
-    Ok(Discovered::Final(
-        DmarcResult::None,
-        None,
-        "no DMARC record".to_string(),
-    ))
+    Ok(no_record())
+}
+
+/// RFC 9989 §4.10.1 DMARC Policy Discovery. The record applied is the one
+/// at the first of these that has one: the Author Domain; its
+/// Organizational Domain; its Public Suffix Domain. The Author Domain is
+/// queried first; without a record there, a DNS Tree Walk from its parent
+/// (or, for eight labels or more, its seven-label suffix) finds the other
+/// two, and the Organizational Domain is chosen by §4.10.2. So with records
+/// at `mail.example.com` and `example.com` and none with a `psd` tag, mail
+/// from `a.mail.example.com` gets the `example.com` record (the highest
+/// one), not the nearest.
+fn discover_by_tree_walk(from: &str, lk: &Lookups) -> Result<Discovered, Pending> {
+    let names = tree_walk_names(from);
+    let Some(start) = names.first() else {
+        return Ok(no_record());
+    };
+    if let Some(d) = discovered_at(start, record_at(start, lk)?) {
+        return Ok(d);
+    }
+    let walk = match tree_walk(&names[1..], lk)? {
+        WalkOutcome::TempFail(name, why) => {
+            return Ok(Discovered::Final(
+                DmarcResult::TempError,
+                Some(name.clone()),
+                format!("DNS lookup of _dmarc.{name} failed: {why}"),
+            ));
+        }
+        WalkOutcome::Done(walk) => walk,
+    };
+    let org = select_org_domain(start, &walk.records);
+    // The Organizational Domain's own record if it has one; otherwise (the
+    // Organizational Domain is the child of a psd=y domain and publishes
+    // nothing) the Public Suffix Domain's record, the last one found.
+    let applied = walk
+        .records
+        .iter()
+        .find(|(name, _)| *name == org)
+        .or(walk.records.last());
+    Ok(match (applied, walk.invalid) {
+        (Some((name, rec)), _) => Discovered::Found(name.clone(), rec.clone()),
+        (None, Some((name, e))) => invalid_record(name, e),
+        (None, None) => no_record(),
+    })
+}
+
+/// What the record (or its absence) at `name` means for discovery:
+/// `None` to go on to the next name.
+fn discovered_at(name: &str, at: AtName) -> Option<Discovered> {
+    match at {
+        AtName::TempFail(why) => Some(Discovered::Final(
+            DmarcResult::TempError,
+            Some(name.to_string()),
+            format!("DNS lookup of _dmarc.{name} failed: {why}"),
+        )),
+        AtName::Nothing => None,
+        AtName::One(Ok(rec)) => Some(Discovered::Found(name.to_string(), rec)),
+        AtName::One(Err(e)) => Some(invalid_record(name.to_string(), e)),
+    }
+}
+
+/// A single DMARC record at `name` that did not parse: without a usable
+/// policy it is as if there were none; any other error is a permerror.
+fn invalid_record(name: String, e: RecordError) -> Discovered {
+    match e {
+        RecordError::NoPolicy => Discovered::Final(DmarcResult::None, Some(name), e.to_string()),
+        e => Discovered::Final(DmarcResult::PermError, Some(name), e.to_string()),
+    }
+}
+
+fn no_record() -> Discovered {
+    Discovered::Final(DmarcResult::None, None, "no DMARC record".to_string())
 }
 
 /// Whether `id` aligns with the author domain: `Some(true/false)`, or

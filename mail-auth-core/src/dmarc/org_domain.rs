@@ -17,7 +17,9 @@ pub enum OrgDomainMethod {
     TreeWalk,
 }
 
-/// The most queries one tree walk makes (RFC 9989).
+/// The most queries one tree walk makes (RFC 9989 §4.10: "Author Domains
+/// with more than eight labels do not result in more than eight DNS
+/// queries").
 pub const MAX_TREE_WALK_QUERIES: usize = 8;
 
 /// The Organizational Domain of `domain` by the Public Suffix List: the
@@ -34,9 +36,10 @@ pub fn psl_org_domain(domain: &str) -> String {
     }
 }
 
-/// The names a tree walk starting at `domain` visits, in order: the name,
-/// then (for names of eight labels or more) its seven-label suffix, then one
-/// label less each step, down to the single-label top-level name.
+/// The names a tree walk starting at `domain` visits, in order (RFC 9989
+/// §4.10 steps 1-7): the name; then, for a name of eight labels or more,
+/// its seven-label suffix, otherwise its parent; then one label less each
+/// step, down to the single-label top-level name. At most eight names.
 pub fn tree_walk_names(domain: &str) -> Vec<String> {
     let labels: Vec<&str> = domain.split('.').filter(|l| !l.is_empty()).collect();
     let n = labels.len();
@@ -77,6 +80,80 @@ pub(crate) fn record_at(domain: &str, lk: &Lookups) -> Result<AtName, Pending> {
     })
 }
 
+/// What one DNS Tree Walk (RFC 9989 §4.10) retrieved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Walk {
+    /// The valid DMARC Policy Records found, longest name first. The walk
+    /// stops after a record with `psd=n` or `psd=y` (§4.10 steps 2 and 6),
+    /// so only the last entry can carry one.
+    pub(crate) records: Vec<(String, DmarcRecord)>,
+    /// The first name whose single DMARC record did not parse, and why.
+    pub(crate) invalid: Option<(String, RecordError)>,
+}
+
+/// Outcome of a DNS Tree Walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WalkOutcome {
+    /// The walk ran to its end.
+    Done(Walk),
+    /// The lookup at this name failed for now, with this reason.
+    TempFail(String, String),
+}
+
+/// Query `_dmarc.<name>` for each of `names` in order (a tail of
+/// [`tree_walk_names`]), collecting records; stop after a single valid
+/// record with `psd=n` or `psd=y` (RFC 9989 §4.10 steps 2 and 6).
+pub(crate) fn tree_walk(names: &[String], lk: &Lookups) -> Result<WalkOutcome, Pending> {
+    let mut walk = Walk::default();
+    for name in names {
+        match record_at(name, lk)? {
+            AtName::TempFail(why) => return Ok(WalkOutcome::TempFail(name.clone(), why)),
+            AtName::Nothing => {}
+            AtName::One(Err(e)) => {
+                walk.invalid.get_or_insert((name.clone(), e));
+            }
+            AtName::One(Ok(rec)) => {
+                let stop = matches!(rec.psd, PsdFlag::Yes | PsdFlag::No);
+                walk.records.push((name.clone(), rec));
+                if stop {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(WalkOutcome::Done(walk))
+}
+
+/// RFC 9989 §4.10.2: the Organizational Domain of `start` from the
+/// records a tree walk starting there retrieved, taken from the longest
+/// name to the shortest:
+/// 1. a record with `psd=n`: its domain;
+/// 2. a record with `psd=y`, other than the one at `start`: the domain one
+///    label below it;
+/// 3. otherwise the record at the name with the fewest labels.
+///
+/// "If this process does not determine the Organizational Domain, then
+/// the initial target domain is the Organizational Domain."
+pub(crate) fn select_org_domain(start: &str, records: &[(String, DmarcRecord)]) -> String {
+    for (name, rec) in records {
+        match rec.psd {
+            PsdFlag::No => return name.clone(),
+            PsdFlag::Yes if name != start => {
+                let labels: Vec<&str> = start.split('.').collect();
+                let n = name.split('.').count();
+                if n < labels.len() {
+                    return labels[labels.len() - n - 1..].join(".");
+                }
+            }
+            _ => {}
+        }
+    }
+    match records.last() {
+        Some((name, _)) => name.clone(),
+        None => start.to_string(),
+    }
+}
+
 /// Outcome of finding an Organizational Domain by tree walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum OrgOutcome {
@@ -98,32 +175,13 @@ pub(crate) fn org_domain(
     }
 }
 
-/// RFC 9989 Organizational Domain: walk up from `domain`; a valid record
-/// with `psd=n` makes its domain the answer; a valid record with `psd=y`
-/// (not at the starting name) makes the name one label below it the
-/// answer; otherwise the valid record with the fewest labels wins; with no
-/// record at all the name itself is its Organizational Domain.
+/// RFC 9989 §4.10.2 Organizational Domain of `domain`: a DNS Tree Walk
+/// starting at `domain` itself, then [`select_org_domain`].
 pub(crate) fn tree_walk_org_domain(domain: &str, lk: &Lookups) -> Result<OrgOutcome, Pending> {
-    let labels: Vec<&str> = domain.split('.').collect();
-    let mut fewest: Option<String> = None;
-    for (i, name) in tree_walk_names(domain).into_iter().enumerate() {
-        match record_at(&name, lk)? {
-            AtName::TempFail(why) => return Ok(OrgOutcome::TempFail(why)),
-            AtName::Nothing | AtName::One(Err(_)) => {}
-            AtName::One(Ok(rec)) => match rec.psd {
-                PsdFlag::No => return Ok(OrgOutcome::Domain(name)),
-                PsdFlag::Yes if i > 0 => {
-                    let n = name.split('.').count();
-                    let below = labels[labels.len() - n - 1..].join(".");
-                    return Ok(OrgOutcome::Domain(below));
-                }
-                _ => fewest = Some(name),
-            },
-        }
+    match tree_walk(&tree_walk_names(domain), lk)? {
+        WalkOutcome::TempFail(_, why) => Ok(OrgOutcome::TempFail(why)),
+        WalkOutcome::Done(walk) => Ok(OrgOutcome::Domain(select_org_domain(domain, &walk.records))),
     }
-    Ok(OrgOutcome::Domain(
-        fewest.unwrap_or_else(|| domain.to_string()),
-    ))
 }
 
 #[cfg(test)]
@@ -142,6 +200,12 @@ mod tests {
         assert_eq!(long[1], "5.6.7.8.9.example.com");
         assert_eq!(long[7], "com");
         assert_eq!(tree_walk_names("com"), ["com"]);
+        // RFC 9989 §4.10: exactly eight labels are cut to seven as well.
+        assert_eq!(
+            tree_walk_names("1.2.3.4.5.6.example.com")[1],
+            "2.3.4.5.6.example.com"
+        );
+        assert_eq!(tree_walk_names("1.2.3.4.5.6.example.com").len(), 8);
     }
 
     #[test]
