@@ -1,6 +1,8 @@
 //! `posteld`: Postel's reference mail server and its admin subcommands.
 //!
-//! Today it has the `auth` tools: SPF evaluation, message verification
+//! `posteld` alone (or `posteld serve`) receives mail over SMTP on
+//! 127.0.0.1:2525, authenticates it and delivers it to `./posteld-mail`.
+//! The `auth` tools do the checks one at a time: SPF evaluation, message verification
 //! (SPF, DKIM, DMARC, ARC, iprev into an Authentication-Results header),
 //! DKIM signing and key generation. Every command exits 0 when it ran,
 //! whatever the result, and 2 with a message for bad arguments, unreadable
@@ -8,6 +10,7 @@
 
 mod auth;
 mod resolver;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -18,11 +21,14 @@ use clap::{Parser, Subcommand};
 #[command(name = "posteld", version, about)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Receive mail over SMTP, authenticate it, deliver it to a Maildir
+    /// (the default when no command is given).
+    Serve(serve::ServeArgs),
     /// Mail authentication tools: SPF, DKIM, DMARC, ARC, iprev.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
@@ -52,7 +58,9 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Auth(cmd) => auth::run(cmd).await,
+            None => serve::run(serve::ServeArgs::default()).await,
+            Some(Command::Serve(args)) => serve::run(args).await,
+            Some(Command::Auth(cmd)) => auth::run(cmd).await,
         }
     });
     match outcome {

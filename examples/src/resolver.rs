@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use postel_dns::{HickoryOptions, HickoryResolver, ZoneResolver};
 use postel_dns::{Answer, Query, Resolver};
+use postel_dns::{HickoryOptions, HickoryResolver, ZoneResolver};
 
 use crate::UsageError;
 
@@ -13,7 +13,7 @@ pub enum AnyResolver {
     /// Answers from the given zone files only.
     Zone(ZoneResolver),
     /// Answers from the network.
-    Live(HickoryResolver),
+    Live(Box<HickoryResolver>),
 }
 
 impl AnyResolver {
@@ -21,7 +21,7 @@ impl AnyResolver {
     pub fn from_args(zones: &[PathBuf]) -> Result<Self, UsageError> {
         if zones.is_empty() {
             return HickoryResolver::from_system_conf(&HickoryOptions::new())
-                .map(AnyResolver::Live)
+                .map(|r| AnyResolver::Live(Box::new(r)))
                 .map_err(|e| UsageError(format!("cannot set up the DNS resolver: {e}")));
         }
         ZoneResolver::from_files(zones)

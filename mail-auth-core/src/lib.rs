@@ -9,6 +9,7 @@
 //! [`postel_dns::Resolver`]; most users call that.
 
 pub mod auth_results;
+pub mod authenticate;
 pub mod check;
 pub mod dkim;
 pub mod dmarc;
@@ -18,5 +19,8 @@ mod slots;
 pub mod spf;
 pub mod tag_list;
 
+pub use authenticate::{
+    AuthConfig, AuthReport, AuthRequest, DmarcVerdict, authenticate, authenticate_with,
+};
 pub use check::{Check, Progress, drive};
 pub use postel_dns::{Answer, Query, Record, RecordType, Resolver};
