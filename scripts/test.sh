@@ -15,6 +15,7 @@ need_apt=()
 command -v swaks >/dev/null 2>&1 || need_apt+=(swaks)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v fetchmail >/dev/null 2>&1 || need_apt+=(fetchmail)
+command -v opendkim >/dev/null 2>&1 || need_apt+=(opendkim opendkim-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         export DEBIAN_FRONTEND=noninteractive

@@ -56,11 +56,32 @@ pub fn generate_ed25519() -> Result<GeneratedKey, KeygenError> {
     let rng = SystemRandom::new();
     let pkcs8 =
         Ed25519KeyPair::generate_pkcs8(&rng).map_err(|e| KeygenError::Generation(e.to_string()))?;
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+    // ring writes the PKCS#8 v2 form (RFC 8410 OneAsymmetricKey with the
+    // public key); OpenSSL 3.0, and so opendkim, reads only the v1 form.
+    // Write v1: the fixed 16-byte prefix and the 32-byte seed, which sits
+    // at the same offset in ring's v2 document.
+    const V1_PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let seed = pkcs8
+        .as_ref()
+        .get(16..48)
+        .ok_or_else(|| KeygenError::Generation("unexpected PKCS#8 layout".into()))?;
+    let mut v1 = V1_PREFIX.to_vec();
+    v1.extend_from_slice(seed);
+    let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&v1)
         .map_err(|e| KeygenError::Generation(e.to_string()))?;
+    let check = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+        .map_err(|e| KeygenError::Generation(e.to_string()))?;
+    if check.public_key().as_ref() != pair.public_key().as_ref() {
+        return Err(KeygenError::Generation(
+            "Ed25519 seed extraction mismatch".into(),
+        ));
+    }
     Ok(GeneratedKey {
         key_type: KeyType::Ed25519,
-        private_key_pem: pem::encode("PRIVATE KEY", pkcs8.as_ref()),
+        private_key_pem: pem::encode("PRIVATE KEY", &v1),
         dns_record: format!(
             "v=DKIM1; k=ed25519; p={}",
             STANDARD.encode(pair.public_key().as_ref())
