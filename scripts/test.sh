@@ -10,6 +10,10 @@ if [ ! -d ../shared/seed ]; then
     echo "error: ../shared/seed is missing; the tests read the seed transcripts from ../shared beside the checkout" >&2
     exit 1
 fi
+if [ ! -f ../shared/conformance/spf/rfc7208-tests.yml ]; then
+    echo "error: ../shared/conformance/spf/rfc7208-tests.yml is missing; the SPF conformance tests read the openspf suite from ../shared beside the checkout" >&2
+    exit 1
+fi
 
 need_apt=()
 command -v swaks >/dev/null 2>&1 || need_apt+=(swaks)
