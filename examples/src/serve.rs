@@ -1,7 +1,7 @@
 //! `posteld serve`: a receiving MTA that authenticates every message.
 //!
-//! Each message is checked while it streams in (DKIM body hashes are fed
-//! DATA chunk by chunk), then SPF, DMARC and iprev run; the message is
+//! Each message is checked while it streams in (DKIM and ARC body hashes
+//! are fed DATA chunk by chunk), then SPF, DMARC and iprev run; the message is
 //! stored in a Maildir with `Return-Path`, `Received` and
 //! `Authentication-Results` prepended, and only then acknowledged. With
 //! `--enforce-dmarc`, a message whose DMARC disposition is `reject` is
@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Args;
+use postel_auth::arc::ArcVerifier;
 use postel_auth::dkim::DkimVerifier;
 use postel_auth::dmarc::Policy;
 use postel_auth::{AuthConfig, AuthRequest, DmarcVerdict, authenticate_with};
@@ -66,6 +67,7 @@ struct Receiver {
     /// The message as received (stored once accepted).
     message: Vec<u8>,
     dkim: Option<DkimVerifier>,
+    arc: Option<ArcVerifier>,
 }
 
 fn reply(code: u16, status: (u8, u16, u16), text: &str) -> Reply {
@@ -89,7 +91,7 @@ impl Receiver {
         };
         let return_path = transaction.from.to_string();
         let message = std::mem::take(&mut self.message);
-        let Some(dkim) = self.dkim.take() else {
+        let (Some(dkim), Some(arc)) = (self.dkim.take(), self.arc.take()) else {
             return reply(451, (4, 3, 0), "Message state lost");
         };
         let now = unix_now();
@@ -102,8 +104,14 @@ impl Receiver {
             dmarc_sample: (now % 100) as u8,
         };
         let shared = &self.shared;
-        let report =
-            authenticate_with(&shared.resolver, &request, &shared.auth, dkim.finish()).await;
+        let report = authenticate_with(
+            &shared.resolver,
+            &request,
+            &shared.auth,
+            dkim.finish(),
+            arc.finish(),
+        )
+        .await;
         if shared.enforce_dmarc
             && let DmarcVerdict::Evaluated(out) = &report.dmarc
             && out.disposition == Policy::Reject
@@ -163,11 +171,16 @@ impl ServerHandler for Receiver {
         match event {
             ServerEvent::MessageStart => {
                 self.message.clear();
-                self.dkim = Some(DkimVerifier::new(unix_now(), self.shared.auth.dkim.clone()));
+                let now = unix_now();
+                self.dkim = Some(DkimVerifier::new(now, self.shared.auth.dkim.clone()));
+                self.arc = Some(ArcVerifier::new(now, self.shared.auth.arc.clone()));
             }
             ServerEvent::MessageData(chunk) => {
                 if let Some(dkim) = &mut self.dkim {
                     dkim.feed(&chunk);
+                }
+                if let Some(arc) = &mut self.arc {
+                    arc.feed(&chunk);
                 }
                 self.message.extend_from_slice(&chunk);
             }
@@ -178,6 +191,7 @@ impl ServerHandler for Receiver {
             ServerEvent::MessageAborted { .. } | ServerEvent::TransactionReset => {
                 self.message.clear();
                 self.dkim = None;
+                self.arc = None;
             }
             ServerEvent::AuthVerify(_) => {
                 session
@@ -234,6 +248,7 @@ pub async fn run(args: ServeArgs) -> Result<(), UsageError> {
             shared: Arc::clone(&shared),
             message: Vec::new(),
             dkim: None,
+            arc: None,
         };
         tokio::spawn(async move {
             let connection = ConnectionInfo {

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use postel_dns::Resolver;
 
+use crate::arc::{ArcCheck, ArcConfig, ArcOutput, verify_arc};
 use crate::auth_results::{AuthenticationResults, MethodResult};
 use crate::check::drive;
 use crate::dkim::{DkimCheck, DkimResult, DkimStatus, VerifierConfig, verify_message};
@@ -51,6 +52,8 @@ pub struct AuthConfig {
     pub dmarc: DmarcConfig,
     /// iprev limits.
     pub iprev: IprevConfig,
+    /// ARC verification limits.
+    pub arc: ArcConfig,
 }
 
 impl AuthConfig {
@@ -65,6 +68,7 @@ impl AuthConfig {
             dkim: VerifierConfig::default(),
             dmarc: DmarcConfig::default(),
             iprev: IprevConfig::default(),
+            arc: ArcConfig::default(),
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct AuthReport {
     pub spf: SpfOutput,
     /// One result per DKIM-Signature field.
     pub dkim: Vec<DkimResult>,
+    /// ARC: the chain of custody the message arrived with.
+    pub arc: ArcOutput,
     /// DMARC.
     pub dmarc: DmarcVerdict,
     /// iprev of the client address.
@@ -101,19 +107,22 @@ pub async fn authenticate<R: Resolver>(
     config: &AuthConfig,
 ) -> AuthReport {
     let dkim = verify_message(request.message, request.now_unix, config.dkim.clone());
-    authenticate_with(resolver, request, config, dkim).await
+    let arc = verify_arc(request.message, request.now_unix, config.arc.clone());
+    authenticate_with(resolver, request, config, dkim, arc).await
 }
 
-/// As [`authenticate`], with DKIM already fed: a server hands each DATA
-/// chunk to a [`DkimVerifier`](crate::dkim::DkimVerifier) as it arrives and
-/// passes its [`finish`](crate::dkim::DkimVerifier::finish) here, so the
-/// body is hashed once, while it streams in. `request.message` then needs
-/// to hold only the header (for the From field).
+/// As [`authenticate`], with DKIM and ARC already fed: a server hands each
+/// DATA chunk to a [`DkimVerifier`](crate::dkim::DkimVerifier) and an
+/// [`ArcVerifier`](crate::arc::ArcVerifier) as it arrives and passes their
+/// `finish()` here, so the body is hashed while it streams in.
+/// `request.message` then needs to hold only the header (for the From
+/// field).
 pub async fn authenticate_with<R: Resolver>(
     resolver: &R,
     request: &AuthRequest<'_>,
     config: &AuthConfig,
     dkim: DkimCheck,
+    arc: ArcCheck,
 ) -> AuthReport {
     let spf = drive(
         SpfCheck::mail_from(
@@ -126,12 +135,22 @@ pub async fn authenticate_with<R: Resolver>(
     )
     .await;
     let dkim = drive(dkim, resolver).await;
+    let arc = drive(arc, resolver).await;
     let iprev = drive(IprevCheck::new(config.iprev.clone(), request.ip), resolver).await;
     let dmarc = evaluate_dmarc(resolver, request, config, &spf, &dkim).await;
-    let authentication_results = report(&config.authserv_id, request, &spf, &dkim, &dmarc, &iprev);
+    let authentication_results = report(
+        &config.authserv_id,
+        request,
+        &spf,
+        &dkim,
+        &arc,
+        &dmarc,
+        &iprev,
+    );
     AuthReport {
         spf,
         dkim,
+        arc,
         dmarc,
         iprev,
         authentication_results,
@@ -228,6 +247,7 @@ fn report(
     request: &AuthRequest<'_>,
     spf: &SpfOutput,
     dkim: &[DkimResult],
+    arc: &ArcOutput,
     dmarc: &DmarcVerdict,
     iprev: &IprevOutput,
 ) -> AuthenticationResults {
@@ -266,6 +286,10 @@ fn report(
         }
         ar.push(m);
     }
+    ar.push(
+        arc.to_method_result()
+            .with_property("smtp", "remote-ip", &request.ip.to_string()),
+    );
     match dmarc {
         DmarcVerdict::Evaluated(out) => {
             ar.push(out.to_method_result());

@@ -61,7 +61,12 @@ pub async fn run(args: VerifyArgs) -> Result<(), UsageError> {
             "explanation": report.spf.explanation,
         },
         "dkim": dkim,
-        "arc": {"result": "none"},
+        "arc": {
+            "result": report.arc.result.as_str(),
+            "instances": report.arc.instances,
+            "oldest_pass": report.arc.oldest_pass,
+            "reason": report.arc.reason,
+        },
         "dmarc": dmarc,
         "iprev": {
             "result": report.iprev.result.as_str(),

@@ -40,6 +40,10 @@ pub use sign::{
     SignMessageError, SignerConfig, SigningKey, SigningKeyError, sign_message,
 };
 pub use signature::{Signature, SignatureError};
+// Shared with ARC (RFC 8617), which reuses DKIM's pieces.
+pub(crate) use crypto::{KeyProblem, verify as verify_with_key};
+pub(crate) use fold::Folder;
+pub(crate) use signature::is_domain;
 pub use verify::{
     B_PREFIX_LEN, DkimCheck, DkimResult, DkimStatus, DkimVerifier, VerifierConfig, verify_message,
 };

@@ -212,7 +212,8 @@ impl SigningKey {
         )
     }
 
-    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, SignError> {
+    /// Sign `data` (the signing input of a DKIM or ARC signature).
+    pub(crate) fn sign(&self, data: &[u8]) -> Result<Vec<u8>, SignError> {
         match &self.inner {
             KeyInner::Rsa(k) => {
                 let mut out = vec![0u8; k.public().modulus_len()];
