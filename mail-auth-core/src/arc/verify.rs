@@ -18,8 +18,8 @@ use super::header::{
 use crate::auth_results::MethodResult;
 use crate::check::{Check, Progress};
 use crate::dkim::{
-    Algorithm, BodyHash, BodyHasher, Canonicalization, HashAlgorithm, KeyProblem, KeyRecord,
-    canonicalize_field, signed_data, verify_with_key, without_b_value,
+    Algorithm, BodyHash, BodyHashSet, Canonicalization, KeyProblem, KeyRecord, canonicalize_field,
+    signed_data, verify_with_key, without_b_value,
 };
 use crate::message::{HeaderField, HeaderSplitter, parse_header};
 
@@ -148,13 +148,6 @@ impl ArcOutput {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct HasherKey {
-    canon: Canonicalization,
-    length: Option<u64>,
-    hash: HashAlgorithm,
-}
-
 /// The field indices of one ARC Set (all three present once grouped).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct SetFields {
@@ -182,7 +175,7 @@ struct Chain {
     sets: Vec<SetFields>,
     seals: Vec<ArcSeal>,
     ams: Vec<AmsEntry>,
-    hashers: Vec<(HasherKey, BodyHasher)>,
+    hashers: BodyHashSet,
     infos: Vec<ArcSetInfo>,
 }
 
@@ -237,9 +230,7 @@ impl ArcVerifier {
             chunk
         };
         if let Some(Prepared::Chain(chain)) = &mut self.prepared {
-            for (_, hasher) in &mut chain.hashers {
-                hasher.update(body);
-            }
+            chain.hashers.update(body);
         }
     }
 
@@ -313,7 +304,7 @@ impl ArcVerifier {
         }
         let mut infos = Vec::with_capacity(sets.len());
         let mut ams = Vec::with_capacity(sets.len());
-        let mut hashers: Vec<(HasherKey, BodyHasher)> = Vec::new();
+        let mut hashers = BodyHashSet::default();
         for (slot, set) in sets.iter().enumerate() {
             let instance = slot as u32 + 1;
             let seal = &seals[slot];
@@ -363,11 +354,7 @@ impl ArcVerifier {
     }
 
     /// Rule out what needs no key; otherwise attach a body hasher.
-    fn screen(
-        &self,
-        sig: ArcMessageSignature,
-        hashers: &mut Vec<(HasherKey, BodyHasher)>,
-    ) -> AmsEntry {
+    fn screen(&self, sig: ArcMessageSignature, hashers: &mut BodyHashSet) -> AmsEntry {
         if sig.algorithm == Algorithm::RsaSha1 {
             return AmsEntry::Failed("rsa-sha1 is not accepted (RFC 8301)".to_string());
         }
@@ -376,18 +363,7 @@ impl ArcVerifier {
         {
             return AmsEntry::Failed(format!("signature expired (x={x})"));
         }
-        let key = HasherKey {
-            canon: sig.body_canon,
-            length: sig.body_length,
-            hash: sig.algorithm.hash(),
-        };
-        let hasher = match hashers.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                hashers.push((key, BodyHasher::new(key.canon, key.hash, key.length)));
-                hashers.len() - 1
-            }
-        };
+        let hasher = hashers.index_for(sig.body_canon, sig.body_length, sig.algorithm.hash());
         AmsEntry::Pending {
             sig: Box::new(sig),
             hasher,
@@ -415,7 +391,7 @@ impl ArcVerifier {
             hashers,
             infos,
         } = *chain;
-        let hashes: Vec<BodyHash> = hashers.into_iter().map(|(_, h)| h.finish()).collect();
+        let hashes: Vec<BodyHash> = hashers.finish();
         let fields = parse_header(&header);
         let n = sets.len() as u32;
 

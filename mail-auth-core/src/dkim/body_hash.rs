@@ -249,6 +249,49 @@ pub fn canonicalize_body(canon: Canonicalization, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The distinct body hashes a set of signatures needs, each computed once
+/// while the body streams past. DKIM and ARC verifiers share it: signatures
+/// with the same canonicalization, `l=` and hash share one hasher.
+#[derive(Debug, Default)]
+pub(crate) struct BodyHashSet {
+    hashers: Vec<(HashKey, BodyHasher)>,
+}
+
+/// What makes two body hashes the same: canonicalization, `l=` and hash.
+type HashKey = (Canonicalization, Option<u64>, HashAlgorithm);
+
+impl BodyHashSet {
+    /// The index of the hasher for this combination, made on first use.
+    pub(crate) fn index_for(
+        &mut self,
+        canon: Canonicalization,
+        length: Option<u64>,
+        hash: HashAlgorithm,
+    ) -> usize {
+        let key = (canon, length, hash);
+        match self.hashers.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.hashers
+                    .push((key, BodyHasher::new(canon, hash, length)));
+                self.hashers.len() - 1
+            }
+        }
+    }
+
+    /// Hash the next piece of the body with every hasher.
+    pub(crate) fn update(&mut self, body: &[u8]) {
+        for (_, hasher) in &mut self.hashers {
+            hasher.update(body);
+        }
+    }
+
+    /// The results, in [`index_for`](Self::index_for) order.
+    pub(crate) fn finish(self) -> Vec<BodyHash> {
+        self.hashers.into_iter().map(|(_, h)| h.finish()).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,7 @@ pub use sign::{
 };
 pub use signature::{Signature, SignatureError};
 // Shared with ARC (RFC 8617), which reuses DKIM's pieces.
+pub(crate) use body_hash::BodyHashSet;
 pub(crate) use crypto::{KeyProblem, verify as verify_with_key};
 pub(crate) use fold::Folder;
 pub(crate) use signature::is_domain;

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use postel_dns::{Answer, Query, RecordType};
 
-use super::algorithm::{Algorithm, Canonicalization, HashAlgorithm};
-use super::body_hash::{BodyHash, BodyHasher};
+use super::algorithm::Algorithm;
+use super::body_hash::{BodyHash, BodyHashSet};
 use super::crypto::{self, KeyProblem};
 use super::header_canon::signed_data;
 use super::key_record::{KeyRecord, KeyRecordError};
@@ -158,13 +158,6 @@ impl Default for VerifierConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct HasherKey {
-    canon: Canonicalization,
-    length: Option<u64>,
-    hash: HashAlgorithm,
-}
-
 #[derive(Debug)]
 enum Entry {
     Done(DkimResult),
@@ -181,7 +174,7 @@ enum Entry {
 struct Prepared {
     header: Vec<u8>,
     entries: Vec<Entry>,
-    hashers: Vec<(HasherKey, BodyHasher)>,
+    hashers: BodyHashSet,
 }
 
 /// Verifies the DKIM signatures of a message fed in chunks.
@@ -229,9 +222,7 @@ impl DkimVerifier {
             chunk
         };
         if let Some(prepared) = &mut self.prepared {
-            for (_, hasher) in &mut prepared.hashers {
-                hasher.update(body);
-            }
+            prepared.hashers.update(body);
         }
     }
 
@@ -242,7 +233,7 @@ impl DkimVerifier {
         let mut prepared = Prepared {
             header: Vec::new(),
             entries: Vec::new(),
-            hashers: Vec::new(),
+            hashers: BodyHashSet::default(),
         };
         if overflowed {
             prepared.entries.push(Entry::Done(DkimResult::from_loose(
@@ -299,12 +290,7 @@ impl DkimVerifier {
     }
 
     /// Rule out what needs no key; otherwise attach a body hasher.
-    fn screen(
-        &self,
-        sig: Signature,
-        field: usize,
-        hashers: &mut Vec<(HasherKey, BodyHasher)>,
-    ) -> Entry {
+    fn screen(&self, sig: Signature, field: usize, hashers: &mut BodyHashSet) -> Entry {
         if sig.algorithm == Algorithm::RsaSha1 {
             return Entry::Done(DkimResult::from_signature(
                 &sig,
@@ -328,18 +314,7 @@ impl DkimVerifier {
                 "signatures with a body length limit (l=) are not accepted",
             ));
         }
-        let key = HasherKey {
-            canon: sig.body_canon,
-            length: sig.body_length,
-            hash: sig.algorithm.hash(),
-        };
-        let hasher = match hashers.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                hashers.push((key, BodyHasher::new(key.canon, key.hash, key.length)));
-                hashers.len() - 1
-            }
-        };
+        let hasher = hashers.index_for(sig.body_canon, sig.body_length, sig.algorithm.hash());
         Entry::Pending {
             sig: Box::new(sig),
             field,
@@ -357,11 +332,7 @@ impl DkimVerifier {
         let Some(prepared) = self.prepared else {
             return DkimCheck::new(Vec::new(), self.config.time_budget);
         };
-        let hashes: Vec<BodyHash> = prepared
-            .hashers
-            .into_iter()
-            .map(|(_, h)| h.finish())
-            .collect();
+        let hashes: Vec<BodyHash> = prepared.hashers.finish();
         let fields = parse_header(&prepared.header);
         let mut items = Vec::with_capacity(prepared.entries.len());
         for entry in prepared.entries {
