@@ -251,17 +251,7 @@ impl<'k> ArcSealer<'k> {
         if let Some(t) = config.timestamp {
             f.word(&format!("t={t};"));
         }
-        for (n, name) in names.iter().enumerate() {
-            let end = if n + 1 == names.len() { ";" } else { ":" };
-            if n == 0 {
-                f.word(&format!("h={name}{end}"));
-            } else {
-                f.glue(&format!("{name}{end}"));
-            }
-        }
-        f.word("bh=");
-        f.split(&format!("{};", STANDARD.encode(&body.digest)));
-        f.word("b=");
+        f.signed_names_and_body_hash(&names, &STANDARD.encode(&body.digest));
         let data = signed_data(
             Canonicalization::Relaxed,
             &fields,

@@ -70,6 +70,23 @@ impl Folder {
         }
     }
 
+    /// Write `h=` with the signed field names (folding only between names),
+    /// then `bh=` with the body hash, then the opening of an empty `b=`:
+    /// the tail every DKIM-Signature and ARC-Message-Signature shares.
+    pub(crate) fn signed_names_and_body_hash(&mut self, names: &[String], body_hash_b64: &str) {
+        for (n, name) in names.iter().enumerate() {
+            let end = if n + 1 == names.len() { ";" } else { ":" };
+            if n == 0 {
+                self.word(&format!("h={name}{end}"));
+            } else {
+                self.glue(&format!("{name}{end}"));
+            }
+        }
+        self.word("bh=");
+        self.split(&format!("{body_hash_b64};"));
+        self.word("b=");
+    }
+
     /// The text so far.
     pub(crate) fn as_str(&self) -> &str {
         &self.out

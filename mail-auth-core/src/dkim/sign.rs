@@ -390,17 +390,7 @@ impl<'k> DkimSigner<'k> {
         if let Some(x) = config.expiration {
             f.word(&format!("x={x};"));
         }
-        for (n, name) in names.iter().enumerate() {
-            let end = if n + 1 == names.len() { ";" } else { ":" };
-            if n == 0 {
-                f.word(&format!("h={name}{end}"));
-            } else {
-                f.glue(&format!("{name}{end}"));
-            }
-        }
-        f.word("bh=");
-        f.split(&format!("{};", STANDARD.encode(&body.digest)));
-        f.word("b=");
+        f.signed_names_and_body_hash(&names, &STANDARD.encode(&body.digest));
 
         let data = signed_data(config.header_canon, &fields, &names, f.as_str().as_bytes());
         let sig = self.key.sign(&data)?;
