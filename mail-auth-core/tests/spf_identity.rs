@@ -1,0 +1,149 @@
+//! SPF identities and inputs beyond the openspf suite: the HELO check, the
+//! null reverse-path, IPv4-mapped clients, and the time budget.
+
+use std::time::{Duration, Instant};
+
+use postel_auth::spf::{Identity, SpfCheck, SpfConfig, SpfOutput, SpfResult};
+use postel_auth::{Check, Progress, Record};
+use postel_dns::MemoryResolver;
+
+fn zone() -> MemoryResolver {
+    let mut z = MemoryResolver::new();
+    z.add_txt("mx.example.org", "v=spf1 a -all");
+    z.add("mx.example.org", Record::A([192, 0, 2, 25].into()));
+    z.add_txt("example.com", "v=spf1 ip4:198.51.100.0/24 -all");
+    z
+}
+
+fn run(mut check: SpfCheck, z: &MemoryResolver) -> SpfOutput {
+    loop {
+        match check.progress(Instant::now()) {
+            Progress::Done(out) => return out,
+            Progress::NeedAnswers(qs) => {
+                for q in qs {
+                    check.answer(&q, z.answer(&q));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn helo_identity_is_checked_against_the_helo_domain() {
+    let z = zone();
+    let pass = run(
+        SpfCheck::helo(
+            "192.0.2.25".parse().unwrap(),
+            "mx.example.org",
+            SpfConfig::default(),
+        ),
+        &z,
+    );
+    assert_eq!(
+        (pass.result, pass.identity),
+        (SpfResult::Pass, Identity::Helo)
+    );
+    assert_eq!(pass.domain, "mx.example.org");
+    assert_eq!(pass.sender, "postmaster@mx.example.org");
+    let fail = run(
+        SpfCheck::helo(
+            "192.0.2.26".parse().unwrap(),
+            "mx.example.org",
+            SpfConfig::default(),
+        ),
+        &z,
+    );
+    assert_eq!(fail.result, SpfResult::Fail);
+}
+
+#[test]
+fn null_reverse_path_checks_postmaster_at_helo() {
+    let z = zone();
+    let out = run(
+        SpfCheck::mail_from(
+            "192.0.2.25".parse().unwrap(),
+            "mx.example.org",
+            "",
+            SpfConfig::default(),
+        ),
+        &z,
+    );
+    assert_eq!(out.result, SpfResult::Pass);
+    assert_eq!(out.sender, "postmaster@mx.example.org");
+}
+
+#[test]
+fn ipv4_mapped_ipv6_client_is_an_ipv4_client() {
+    let z = zone();
+    let out = run(
+        SpfCheck::mail_from(
+            "::ffff:198.51.100.7".parse().unwrap(),
+            "h.example",
+            "a@example.com",
+            SpfConfig::default(),
+        ),
+        &z,
+    );
+    assert_eq!(out.result, SpfResult::Pass);
+}
+
+#[test]
+fn time_budget_runs_on_the_callers_clock() {
+    let config = SpfConfig {
+        time_budget: Duration::from_secs(5),
+        ..SpfConfig::default()
+    };
+    let mut check = SpfCheck::mail_from(
+        "192.0.2.1".parse().unwrap(),
+        "h.example",
+        "a@slow.example",
+        config,
+    );
+    let start = Instant::now();
+    // The first record includes another domain; its answer arrives "late".
+    let Progress::NeedAnswers(qs) = check.progress(start) else {
+        panic!("must ask")
+    };
+    for q in qs {
+        check.answer(
+            &q,
+            postel_auth::Answer::Records(vec![Record::Txt(
+                b"v=spf1 include:next.example -all".to_vec(),
+            )]),
+        );
+    }
+    let out = match check.progress(start + Duration::from_secs(6)) {
+        Progress::Done(out) => out,
+        Progress::NeedAnswers(q) => panic!("budget exceeded but asked for {q:?}"),
+    };
+    assert_eq!(out.result, SpfResult::TempError);
+    assert!(out.problem.unwrap().contains("budget"));
+}
+
+#[test]
+fn answers_nobody_asked_for_are_ignored() {
+    let z = zone();
+    let mut check = SpfCheck::mail_from(
+        "198.51.100.1".parse().unwrap(),
+        "h.example",
+        "a@example.com",
+        SpfConfig::default(),
+    );
+    check.answer(
+        &postel_auth::Query::new("example.com", postel_auth::RecordType::Txt),
+        postel_auth::Answer::Records(vec![Record::Txt(b"v=spf1 +all".to_vec())]),
+    );
+    assert_eq!(run(check, &z).result, SpfResult::Pass);
+    let mut check = SpfCheck::mail_from(
+        "203.0.113.1".parse().unwrap(),
+        "h.example",
+        "a@example.com",
+        SpfConfig::default(),
+    );
+    check.answer(
+        &postel_auth::Query::new("example.com", postel_auth::RecordType::Txt),
+        postel_auth::Answer::Records(vec![Record::Txt(b"v=spf1 +all".to_vec())]),
+    );
+    // The unsolicited "+all" did not count: the real record fails the client.
+    assert_eq!(run(check, &z).result, SpfResult::Fail);
+}
