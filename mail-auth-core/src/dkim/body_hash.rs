@@ -87,22 +87,75 @@ impl BodyHasher {
     }
 
     /// Feed the next chunk of the body.
+    ///
+    /// The chunk is walked in runs, not bytes: `memchr2` finds the next CR
+    /// or LF, and (relaxed) the next space or tab within a line; the runs
+    /// between them are copied to the output buffer whole.
     pub fn update(&mut self, chunk: &[u8]) {
-        for &b in chunk {
-            if self.pending_cr {
-                self.pending_cr = false;
-                if b == b'\n' {
-                    self.line_end();
-                    continue;
-                }
+        let mut rest = chunk;
+        if self.pending_cr {
+            self.pending_cr = false;
+            if let Some((&b'\n', tail)) = rest.split_first() {
+                self.line_end();
+                rest = tail;
+            } else if !rest.is_empty() {
                 // A lone CR is ordinary content.
-                self.content(b'\r');
+                self.content_run(b"\r");
+            } else {
+                self.pending_cr = true;
+                return;
             }
-            match b {
-                b'\r' => self.pending_cr = true,
-                b'\n' => self.line_end(),
-                b' ' | b'\t' if self.canon == Canonicalization::Relaxed => self.pending_wsp = true,
-                _ => self.content(b),
+        }
+        while !rest.is_empty() {
+            let Some(i) = memchr::memchr2(b'\r', b'\n', rest) else {
+                self.line_segment(rest);
+                return;
+            };
+            self.line_segment(&rest[..i]);
+            if rest[i] == b'\n' {
+                self.line_end();
+                rest = &rest[i + 1..];
+            } else if i + 1 == rest.len() {
+                // A CR at the end of the chunk may start a CRLF.
+                self.pending_cr = true;
+                return;
+            } else if rest[i + 1] == b'\n' {
+                self.line_end();
+                rest = &rest[i + 2..];
+            } else {
+                self.content_run(b"\r");
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+
+    /// Bytes of a line without line-end characters.
+    fn line_segment(&mut self, mut seg: &[u8]) {
+        if seg.is_empty() {
+            return;
+        }
+        if self.canon == Canonicalization::Simple {
+            self.content_run(seg);
+            return;
+        }
+        // Relaxed: every run of spaces and tabs is at most one pending space.
+        while !seg.is_empty() {
+            match memchr::memchr2(b' ', b'\t', seg) {
+                None => {
+                    self.content_run(seg);
+                    return;
+                }
+                Some(j) => {
+                    if j > 0 {
+                        self.content_run(&seg[..j]);
+                    }
+                    self.pending_wsp = true;
+                    let skip = seg[j..]
+                        .iter()
+                        .position(|&b| b != b' ' && b != b'\t')
+                        .unwrap_or(seg.len() - j);
+                    seg = &seg[j + skip..];
+                }
             }
         }
     }
@@ -113,37 +166,45 @@ impl BodyHasher {
         self.pending_crlf += 1;
     }
 
-    fn content(&mut self, b: u8) {
+    /// Content bytes (never empty): first the line ends and the space held
+    /// back before them, then the bytes.
+    fn content_run(&mut self, run: &[u8]) {
         if self.pending_crlf > 0 {
             self.emit_crlfs(self.pending_crlf);
             self.pending_crlf = 0;
         }
         if self.pending_wsp {
             self.pending_wsp = false;
-            self.emit_byte(b' ');
+            self.emit(b" ");
         }
         self.any_content = true;
-        self.emit_byte(b);
+        self.emit(run);
     }
 
-    fn emit_byte(&mut self, b: u8) {
-        self.out.push(b);
-        if self.out.len() >= OUT_BUF {
+    /// Canonical output: into the buffer, or straight to the hash when it
+    /// is larger than the buffer.
+    fn emit(&mut self, bytes: &[u8]) {
+        if self.out.len() + bytes.len() > OUT_BUF {
             self.flush();
+            if bytes.len() >= OUT_BUF {
+                self.hash(bytes);
+                return;
+            }
         }
+        self.out.extend_from_slice(bytes);
     }
 
     fn emit_crlfs(&mut self, mut n: u64) {
-        self.flush();
         while n > 0 {
             if self.remaining == Some(0) {
                 // Nothing more is hashed: only count.
+                self.flush();
                 self.canonical_len = self.canonical_len.saturating_add(n.saturating_mul(2));
                 return;
             }
             let take = n.min((CRLFS.len() / 2) as u64);
             // `take` is at most 64, so the cast is exact.
-            self.hash(&CRLFS[..(take as usize) * 2]);
+            self.emit(&CRLFS[..(take as usize) * 2]);
             n -= take;
         }
     }
@@ -177,15 +238,14 @@ impl BodyHasher {
     pub fn finish(mut self) -> BodyHash {
         if self.pending_cr {
             self.pending_cr = false;
-            self.content(b'\r');
+            self.content_run(b"\r");
         }
         // Trailing white space of the last line and trailing empty lines are
         // dropped; what remains ends with exactly one CRLF.
         self.pending_wsp = false;
         self.pending_crlf = 0;
         if self.any_content || self.canon == Canonicalization::Simple {
-            self.emit_byte(b'\r');
-            self.emit_byte(b'\n');
+            self.emit(b"\r\n");
         }
         self.flush();
         BodyHash {
@@ -367,6 +427,30 @@ mod tests {
                         "{body:?} {canon:?} {limit:?}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn runs_longer_than_the_output_buffer() {
+        let mut body = vec![b'x'; 3 * OUT_BUF + 7];
+        body.extend_from_slice(b" \t \r\n");
+        body.extend(std::iter::repeat_n(b' ', OUT_BUF + 1));
+        body.extend_from_slice(b"y\r\n");
+        body.extend(std::iter::repeat_n(b"\r\n", 200).flatten());
+        body.extend(std::iter::repeat_n(b'z', OUT_BUF - 1));
+        body.push(b'\r');
+        for canon in [Canonicalization::Simple, Canonicalization::Relaxed] {
+            for limit in [None, Some(5), Some(OUT_BUF as u64 + 3)] {
+                assert_eq!(
+                    digest_of(canon, &body, limit),
+                    expected(canon, &body, limit)
+                );
+                let mut h = BodyHasher::new(canon, HashAlgorithm::Sha256, limit);
+                for piece in body.chunks(977) {
+                    h.update(piece);
+                }
+                assert_eq!(h.finish(), expected(canon, &body, limit));
             }
         }
     }
