@@ -224,10 +224,11 @@ impl HeaderSplitter {
         if self.header_len.is_some() {
             return 0;
         }
-        for (i, &b) in chunk.iter().enumerate() {
+        let mut i = 0;
+        while i < chunk.len() {
             if self.cr_at_line_start {
                 self.cr_at_line_start = false;
-                if b == b'\n' {
+                if chunk[i] == b'\n' {
                     // The empty line CRLF: the header ends before its CR.
                     self.header_len = Some(self.seen - 1);
                     self.seen += 1;
@@ -235,38 +236,52 @@ impl HeaderSplitter {
                 }
                 // A CR that starts a line but not an empty line: keep it.
                 self.seen -= 1;
-                self.keep(b'\r');
+                self.keep(b"\r");
                 self.at_line_start = false;
-            }
-            if self.at_line_start {
-                if b == b'\n' {
-                    self.header_len = Some(self.seen);
-                    self.seen += 1;
-                    return i + 1;
+            } else if self.at_line_start {
+                match chunk[i] {
+                    b'\n' => {
+                        self.header_len = Some(self.seen);
+                        self.seen += 1;
+                        return i + 1;
+                    }
+                    b'\r' => {
+                        self.cr_at_line_start = true;
+                        self.seen += 1;
+                        i += 1;
+                        continue;
+                    }
+                    _ => {}
                 }
-                if b == b'\r' {
-                    self.cr_at_line_start = true;
-                    self.seen += 1;
-                    continue;
+            }
+            // Inside a line: keep everything through the next LF at once.
+            match memchr::memchr(b'\n', &chunk[i..]) {
+                Some(j) => {
+                    self.keep(&chunk[i..=i + j]);
+                    self.at_line_start = true;
+                    i += j + 1;
+                }
+                None => {
+                    self.keep(&chunk[i..]);
+                    self.at_line_start = false;
+                    return chunk.len();
                 }
             }
-            self.at_line_start = b == b'\n';
-            self.keep(b);
         }
         chunk.len()
     }
 
-    fn keep(&mut self, b: u8) {
-        self.seen += 1;
+    fn keep(&mut self, bytes: &[u8]) {
+        self.seen += bytes.len();
         if self.overflowed {
             return;
         }
-        if self.buf.len() >= self.max {
+        if self.buf.len() + bytes.len() > self.max {
             self.overflowed = true;
             self.buf = Vec::new();
             return;
         }
-        self.buf.push(b);
+        self.buf.extend_from_slice(bytes);
     }
 
     /// True once the empty line ending the header has been seen.

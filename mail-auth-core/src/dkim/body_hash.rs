@@ -16,6 +16,11 @@ use ring::digest;
 use super::algorithm::{Canonicalization, HashAlgorithm};
 
 const OUT_BUF: usize = 4096;
+
+/// Finds two spaces in a row, the sign that relaxed canonicalization has
+/// something to collapse.
+static DOUBLE_SPACE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"  "));
 const CRLFS: &[u8; 128] = b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\
 \r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\
 \r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\
@@ -106,13 +111,23 @@ impl BodyHasher {
                 return;
             }
         }
+        let relaxed = self.canon == Canonicalization::Relaxed;
         while !rest.is_empty() {
-            let Some(i) = memchr::memchr2(b'\r', b'\n', rest) else {
+            // Relaxed also stops at tabs, so that segments hold no tab.
+            let next = if relaxed {
+                memchr::memchr3(b'\r', b'\n', b'\t', rest)
+            } else {
+                memchr::memchr2(b'\r', b'\n', rest)
+            };
+            let Some(i) = next else {
                 self.line_segment(rest);
                 return;
             };
             self.line_segment(&rest[..i]);
-            if rest[i] == b'\n' {
+            if rest[i] == b'\t' {
+                self.pending_wsp = true;
+                rest = &rest[i + 1..];
+            } else if rest[i] == b'\n' {
                 self.line_end();
                 rest = &rest[i + 1..];
             } else if i + 1 == rest.len() {
@@ -138,7 +153,34 @@ impl BodyHasher {
             self.content_run(seg);
             return;
         }
-        // Relaxed: every run of spaces and tabs is at most one pending space.
+        // Relaxed: white space around the segment joins the space held back.
+        let is_wsp = |b: &u8| *b == b' ' || *b == b'\t';
+        let lead = seg.iter().take_while(|b| is_wsp(b)).count();
+        if lead > 0 {
+            self.pending_wsp = true;
+            seg = &seg[lead..];
+        }
+        if seg.is_empty() {
+            return;
+        }
+        let trail = seg.iter().rev().take_while(|b| is_wsp(b)).count();
+        let inner = &seg[..seg.len() - trail];
+        // Segments hold no tabs (update stops at them). Usual text has single
+        // spaces between words: then the canonical form of the inner part is
+        // the inner part itself.
+        if DOUBLE_SPACE.find(inner).is_none() {
+            self.content_run(inner);
+        } else {
+            self.collapse_white_space(inner);
+        }
+        if trail > 0 {
+            self.pending_wsp = true;
+        }
+    }
+
+    /// Relaxed, the slow way: every run of spaces and tabs becomes one
+    /// pending space.
+    fn collapse_white_space(&mut self, mut seg: &[u8]) {
         while !seg.is_empty() {
             match memchr::memchr2(b' ', b'\t', seg) {
                 None => {
