@@ -19,7 +19,7 @@ use crate::dmarc::{
 };
 use crate::iprev::{IprevCheck, IprevConfig, IprevOutput};
 use crate::message;
-use crate::spf::{Identity, SpfCheck, SpfConfig, SpfOutput, SpfResult};
+use crate::spf::{Identity, SpfCheck, SpfConfig, SpfOutput, SpfRecordCache, SpfResult};
 
 /// What the receiving server knows about one message.
 #[derive(Debug, Clone)]
@@ -63,6 +63,7 @@ impl AuthConfig {
             authserv_id: authserv_id.to_string(),
             spf: SpfConfig {
                 receiver: authserv_id.to_string(),
+                record_cache: Some(SpfRecordCache::new(4096)),
                 ..SpfConfig::default()
             },
             dkim: VerifierConfig::default(),

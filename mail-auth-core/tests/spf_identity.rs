@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use postel_auth::spf::{Identity, SpfCheck, SpfConfig, SpfOutput, SpfResult};
+use postel_auth::spf::{Identity, SpfCheck, SpfConfig, SpfOutput, SpfRecordCache, SpfResult};
 use postel_auth::{Check, Progress, Record};
 use postel_dns::MemoryResolver;
 
@@ -146,4 +146,51 @@ fn answers_nobody_asked_for_are_ignored() {
     );
     // The unsolicited "+all" did not count: the real record fails the client.
     assert_eq!(run(check, &z).result, SpfResult::Fail);
+}
+
+#[test]
+fn a_record_cache_is_shared_and_gives_the_same_results() {
+    let z = zone();
+    let cache = SpfRecordCache::new(16);
+    let config = SpfConfig {
+        record_cache: Some(cache.clone()),
+        ..SpfConfig::default()
+    };
+    for ip in ["198.51.100.7", "203.0.113.9", "198.51.100.8"] {
+        let cached = run(
+            SpfCheck::mail_from(
+                ip.parse().unwrap(),
+                "h.example",
+                "a@example.com",
+                config.clone(),
+            ),
+            &z,
+        );
+        let fresh = run(
+            SpfCheck::mail_from(
+                ip.parse().unwrap(),
+                "h.example",
+                "a@example.com",
+                SpfConfig::default(),
+            ),
+            &z,
+        );
+        assert_eq!(cached, fresh);
+    }
+    assert_eq!(cache.len(), 1);
+    let tiny = SpfRecordCache::new(0);
+    let config = SpfConfig {
+        record_cache: Some(tiny.clone()),
+        ..SpfConfig::default()
+    };
+    run(
+        SpfCheck::mail_from(
+            "198.51.100.7".parse().unwrap(),
+            "h",
+            "a@example.com",
+            config,
+        ),
+        &z,
+    );
+    assert!(tiny.is_empty());
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use postel_dns::{Answer, Query, Record, RecordType};
 
@@ -203,7 +204,12 @@ fn is_subdomain(name: &str, of: &str) -> bool {
 }
 
 /// Fetch and select the SPF record of `domain` (RFC 7208 §4.4, §4.5).
-async fn fetch_record(ctx: &Ctx, st: &mut State, domain: &str, via: Via) -> Res<Option<SpfRecord>> {
+async fn fetch_record(
+    ctx: &Ctx,
+    st: &mut State,
+    domain: &str,
+    via: Via,
+) -> Res<Option<Arc<SpfRecord>>> {
     let answer = ctx.lookup(domain, RecordType::Txt).await?;
     match &answer {
         Answer::TempFail(why) => {
@@ -226,9 +232,18 @@ async fn fetch_record(ctx: &Ctx, st: &mut State, domain: &str, via: Via) -> Res<
             "{domain} has more than one SPF record"
         )));
     }
-    SpfRecord::parse(text)
-        .map(Some)
-        .map_err(|e| Abort::Perm(format!("SPF record of {domain}: {e}")))
+    if let Some(cache) = &ctx.config.record_cache
+        && let Some(record) = cache.get(text)
+    {
+        return Ok(Some(record));
+    }
+    let record = SpfRecord::parse(text)
+        .map(Arc::new)
+        .map_err(|e| Abort::Perm(format!("SPF record of {domain}: {e}")))?;
+    if let Some(cache) = &ctx.config.record_cache {
+        cache.insert(text, Arc::clone(&record));
+    }
+    Ok(Some(record))
 }
 
 /// `check_host()` for one domain.

@@ -32,6 +32,7 @@
 //! assert_eq!(output.result, SpfResult::Pass);
 //! ```
 
+mod cache;
 mod eval;
 pub mod macros;
 pub mod record;
@@ -48,6 +49,7 @@ use thiserror::Error;
 use crate::check::{Check, Progress};
 use crate::slots::Slots;
 
+pub use cache::SpfRecordCache;
 pub use macros::{Macro, MacroLetter, MacroPart, MacroString, parse_macro_string};
 pub use record::{Directive, Mechanism, Qualifier, SpfRecord, is_spf_record};
 
@@ -149,6 +151,8 @@ pub struct SpfConfig {
     /// The explanation of a `fail` when the record has no usable `exp=`;
     /// a macro-string (explain form).
     pub default_explanation: String,
+    /// Parsed records to reuse across checks (`None`: parse every time).
+    pub record_cache: Option<SpfRecordCache>,
 }
 
 impl Default for SpfConfig {
@@ -162,6 +166,7 @@ impl Default for SpfConfig {
             receiver: "unknown".into(),
             now_unix: None,
             default_explanation: "%{c} is not an authorized sender for %{d}".into(),
+            record_cache: None,
         }
     }
 }
