@@ -554,7 +554,11 @@ impl Parser<'_> {
                             '\\' => {
                                 if let Some(n) = self.peek() {
                                     self.i += n.len_utf8();
-                                    text.push(n);
+                                    // An escaped line end is folding all the
+                                    // same: dropped, as unescaped ones are.
+                                    if n != '\r' && n != '\n' {
+                                        text.push(n);
+                                    }
                                 }
                             }
                             '(' => {
@@ -602,7 +606,9 @@ impl Parser<'_> {
                 '\\' => {
                     if let Some(n) = self.peek() {
                         self.i += n.len_utf8();
-                        out.push(n);
+                        if n != '\r' && n != '\n' {
+                            out.push(n);
+                        }
                     }
                 }
                 '\r' | '\n' => {}

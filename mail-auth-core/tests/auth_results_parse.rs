@@ -380,3 +380,16 @@ fn errors() {
         Err(AuthResultsError::Expected { .. })
     ));
 }
+
+/// Found by the authentication_results fuzz target: a backslash before a
+/// CR or LF inside a comment or quoted string kept the line end in the
+/// parsed text, which the writer turns into a space, so parsing what was
+/// written gave a different value. Escaped line ends are folding too.
+#[test]
+fn escaped_line_ends_round_trip() {
+    let text = "mx.example.org 1; spf=pass (a\\\rb) smtp.mailfrom=\"c\\\nd\" (e\\\r\nf)";
+    let ar = AuthenticationResults::parse(text).unwrap();
+    let again = AuthenticationResults::parse(&ar.to_value()).unwrap();
+    assert_eq!(again, ar);
+    assert_eq!(ar.results[0].comment.as_deref(), Some("ab"));
+}
