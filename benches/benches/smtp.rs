@@ -78,7 +78,9 @@ fn postel_session_stream(config: &Arc<ServerConfig>, now: Instant, buf: &[u8]) -
     let mut commands = 0;
     while let Some(event) = session.poll_event() {
         match &event {
-            ServerEvent::Hello { .. } | ServerEvent::MailFrom { .. } | ServerEvent::RcptTo { .. } => {
+            ServerEvent::Hello { .. }
+            | ServerEvent::MailFrom { .. }
+            | ServerEvent::RcptTo { .. } => {
                 commands += 1;
             }
             // DATA was accepted: 354 is in the output.
@@ -147,7 +149,10 @@ fn check_peer_requests(buf: &[u8]) {
     let mut rcpts = 0;
     let mut kinds = Vec::new();
     while bytes.len() > 0 {
-        match receiver.ingest(&mut bytes).expect("the peer parses every command") {
+        match receiver
+            .ingest(&mut bytes)
+            .expect("the peer parses every command")
+        {
             Request::Ehlo { host } => {
                 assert_eq!(host, "client.example.org");
                 kinds.push("EHLO");
@@ -191,16 +196,100 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "the", "of", "and", "to", "in", "is", "for", "that", "on", "with", "as", "by", "be", "this",
-    "are", "from", "or", "at", "an", "it", "we", "will", "have", "not", "can", "all", "our",
-    "message", "server", "delivery", "queue", "please", "report", "attached", "meeting",
-    "schedule", "invoice", "account", "project", "review", "tomorrow", "morning", "regards",
-    "thanks", "update", "question", "budget", "quarter", "results", "numbers", "customer",
-    "release", "version", "changes", "document", "draft", "final", "agenda", "minutes",
-    "office", "weekend", "holiday", "travel", "hotel", "flight", "booking", "confirmation",
-    "password", "security", "network", "backup", "storage", "database", "migration", "team",
-    "Monday", "Friday", "September", "London", "Berlin", "Tokyo", "2024", "42", "3.5", "(see",
-    "below)", "e.g.", "i.e.", "etc.", "--", "Re:", "Fwd:", "http://example.org/a/b", "ok,",
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "for",
+    "that",
+    "on",
+    "with",
+    "as",
+    "by",
+    "be",
+    "this",
+    "are",
+    "from",
+    "or",
+    "at",
+    "an",
+    "it",
+    "we",
+    "will",
+    "have",
+    "not",
+    "can",
+    "all",
+    "our",
+    "message",
+    "server",
+    "delivery",
+    "queue",
+    "please",
+    "report",
+    "attached",
+    "meeting",
+    "schedule",
+    "invoice",
+    "account",
+    "project",
+    "review",
+    "tomorrow",
+    "morning",
+    "regards",
+    "thanks",
+    "update",
+    "question",
+    "budget",
+    "quarter",
+    "results",
+    "numbers",
+    "customer",
+    "release",
+    "version",
+    "changes",
+    "document",
+    "draft",
+    "final",
+    "agenda",
+    "minutes",
+    "office",
+    "weekend",
+    "holiday",
+    "travel",
+    "hotel",
+    "flight",
+    "booking",
+    "confirmation",
+    "password",
+    "security",
+    "network",
+    "backup",
+    "storage",
+    "database",
+    "migration",
+    "team",
+    "Monday",
+    "Friday",
+    "September",
+    "London",
+    "Berlin",
+    "Tokyo",
+    "2024",
+    "42",
+    "3.5",
+    "(see",
+    "below)",
+    "e.g.",
+    "i.e.",
+    "etc.",
+    "--",
+    "Re:",
+    "Fwd:",
+    "http://example.org/a/b",
+    "ok,",
 ];
 
 /// Longest line of text before its CRLF. Lines are filled with whole words
@@ -219,7 +308,11 @@ fn data_body(target: usize) -> (Vec<u8>, Vec<u8>) {
         line.clear();
         if rng.below(50) == 0 {
             // A line that starts with a dot: an ellipsis, a file name, ...
-            line.push_str(if rng.below(2) == 0 { "...and" } else { ".profile" });
+            line.push_str(if rng.below(2) == 0 {
+                "...and"
+            } else {
+                ".profile"
+            });
         }
         loop {
             let word = WORDS[rng.below(WORDS.len())];
@@ -298,18 +391,27 @@ fn bench_data(c: &mut Criterion, name: &str, target: usize) {
     // consumed.
     let mut input = BytesMut::from(&wire[..]);
     let mut ours = Vec::new();
-    assert_eq!(postel_unstuff_into(&mut input, &mut ours), DecodeStatus::End);
+    assert_eq!(
+        postel_unstuff_into(&mut input, &mut ours),
+        DecodeStatus::End
+    );
     assert!(input.is_empty());
     assert_eq!(ours, content);
     let mut input = BytesMut::from(&wire[..]);
-    assert_eq!(postel_unstuff(&mut input), (DecodeStatus::End, content.len() as u64));
+    assert_eq!(
+        postel_unstuff(&mut input),
+        (DecodeStatus::End, content.len() as u64)
+    );
     assert!(input.is_empty());
     // The peer: the same content, the whole input consumed.
     let mut theirs = Vec::with_capacity(wire.len());
     assert_eq!(peer_unstuff(&wire, &mut theirs), (true, 0));
     assert_eq!(theirs, content);
     // The floor finds the terminator, and only it.
-    assert_eq!(memchr::memmem::find(&wire, b"\r\n.\r\n"), Some(wire.len() - 5));
+    assert_eq!(
+        memchr::memmem::find(&wire, b"\r\n.\r\n"),
+        Some(wire.len() - 5)
+    );
     let lines = wire.iter().filter(|&&b| b == b'\n').count();
     eprintln!(
         "{name}: {} wire bytes, {lines} lines (mean {:.1} octets with CRLF), {stuffed} dot-stuffed",
@@ -391,7 +493,10 @@ const EHLO_REPLY: &[u8] = b"250-mx.example.net Hello client.example.org [192.0.2
 fn postel_reply(bytes: &[u8]) -> postel_smtp::Reply {
     let mut parser = ReplyParser::default();
     parser.feed(bytes);
-    parser.next_reply().expect("valid reply").expect("complete reply")
+    parser
+        .next_reply()
+        .expect("valid reply")
+        .expect("complete reply")
 }
 
 fn bench_reply(c: &mut Criterion) {
