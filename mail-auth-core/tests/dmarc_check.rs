@@ -761,3 +761,23 @@ fn alignment_table_tree_walk() {
         );
     }
 }
+
+#[test]
+fn only_max_dkim_identifiers_passing_signatures_are_tried() {
+    let zone = Zone::default().txt("_dmarc.example.com", "v=DMARC1; p=reject");
+    // Two unaligned passing signatures come before the aligned one.
+    let dkim = vec![
+        Id::pass("other.example"),
+        Id::pass("third.example"),
+        Id::pass("example.com"),
+    ];
+    for (limit, expected) in [(2, DmarcResult::Fail), (3, DmarcResult::Pass)] {
+        let config = DmarcConfig {
+            max_dkim_identifiers: limit,
+            ..DmarcConfig::default()
+        };
+        let mut c = DmarcCheck::new(config, input("example.com", None, dkim.clone()), || 0);
+        let (out, _) = run(&mut c, &zone);
+        assert_eq!(out.result, expected, "limit {limit}");
+    }
+}

@@ -194,3 +194,71 @@ fn a_record_cache_is_shared_and_gives_the_same_results() {
     );
     assert!(tiny.is_empty());
 }
+
+#[test]
+fn configured_limits_apply() {
+    let mut z = MemoryResolver::new();
+    z.add_txt(
+        "chain.example",
+        "v=spf1 a:missing1.chain.example a:missing2.chain.example mx:mx.chain.example -all",
+    );
+    z.add_txt("mx.chain.example", "v=spf1 -all");
+    for i in 0..3 {
+        z.add(
+            "mx.chain.example",
+            Record::Mx {
+                preference: i,
+                exchange: format!("h{i}.chain.example"),
+            },
+        );
+    }
+    let check = |config: SpfConfig| {
+        run(
+            SpfCheck::mail_from("192.0.2.1".parse().unwrap(), "h", "a@chain.example", config),
+            &z,
+        )
+    };
+    // The defaults: two void lookups and three MX names are allowed.
+    assert_eq!(check(SpfConfig::default()).result, SpfResult::Fail);
+    let lower = |f: fn(&mut SpfConfig)| {
+        let mut c = SpfConfig::default();
+        f(&mut c);
+        check(c)
+    };
+    let out = lower(|c| c.max_void_lookups = 1);
+    assert_eq!(out.result, SpfResult::PermError);
+    assert!(out.problem.unwrap().contains("void"));
+    let out = lower(|c| c.max_dns_mechanisms = 2);
+    assert_eq!(out.result, SpfResult::PermError);
+    assert!(out.problem.unwrap().contains("DNS-querying"));
+    let out = lower(|c| c.max_mx_names = 2);
+    assert_eq!(out.result, SpfResult::PermError);
+    assert!(out.problem.unwrap().contains("MX"));
+}
+
+#[test]
+fn ptr_names_past_the_limit_are_ignored() {
+    let mut z = MemoryResolver::new();
+    z.add_txt("ptr.example", "v=spf1 ptr -all");
+    for name in [
+        "a.elsewhere.example",
+        "b.elsewhere.example",
+        "mail.ptr.example",
+    ] {
+        z.add("1.2.0.192.in-addr.arpa", Record::Ptr(name.into()));
+        z.add(name, Record::A([192, 0, 2, 1].into()));
+    }
+    let check = |max_ptr_names| {
+        let config = SpfConfig {
+            max_ptr_names,
+            ..SpfConfig::default()
+        };
+        run(
+            SpfCheck::mail_from("192.0.2.1".parse().unwrap(), "h", "a@ptr.example", config),
+            &z,
+        )
+        .result
+    };
+    assert_eq!(check(3), SpfResult::Pass);
+    assert_eq!(check(2), SpfResult::Fail);
+}
