@@ -23,6 +23,13 @@ impl Tag {
         std::str::from_utf8(bytes).ok().map(|s| Self(s.to_owned()))
     }
 
+    /// A tag from text the caller knows to be valid (tag characters only,
+    /// non-empty).
+    pub(crate) fn from_valid(tag: String) -> Self {
+        debug_assert!(Self::new(&tag).is_some());
+        Self(tag)
+    }
+
     /// The tag's text.
     pub fn as_str(&self) -> &str {
         &self.0

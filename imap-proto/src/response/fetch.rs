@@ -80,7 +80,7 @@ fn origin(cur: &mut Cursor<'_>) -> Result<Option<u64>> {
 }
 
 /// Parses one `msg-att` item.
-fn item(cur: &mut Cursor<'_>) -> Result<FetchData> {
+pub(crate) fn item(cur: &mut Cursor<'_>) -> Result<FetchData> {
     use FetchData as F;
     let (word, offset) = cur.word()?;
     Ok(match word.as_str() {

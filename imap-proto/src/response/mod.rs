@@ -4,13 +4,13 @@
 //! client ([`Response::parse`]) from one complete response, literals
 //! inline.
 //!
-//! Not yet here: a client-side reader that frames responses (and streams
-//! large FETCH literals instead of buffering them), and LIST extended data
-//! other than CHILDINFO and OLDNAME.
+//! The client-side framing (and the streaming of large FETCH literals) is
+//! [`ResponseReader`](crate::client::ResponseReader). Not yet here: LIST
+//! extended data other than CHILDINFO and OLDNAME.
 
 mod body;
 mod code;
-mod fetch;
+pub(crate) mod fetch;
 mod parse;
 mod write;
 
