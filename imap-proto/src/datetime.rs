@@ -93,6 +93,63 @@ impl DateTime {
     pub fn zone_minutes(&self) -> i16 {
         self.zone_minutes
     }
+
+    /// The instant `seconds` after 1970-01-01T00:00:00Z, written in UTC
+    /// (`+0000`); `None` outside the years 1-9999.
+    pub fn from_unix_seconds(seconds: i64) -> Option<Self> {
+        let days = seconds.div_euclid(86_400);
+        let rest = seconds.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let date = Date::new(u16::try_from(y).ok()?, m, d)?;
+        Self::new(
+            date,
+            (rest / 3600) as u8,
+            (rest / 60 % 60) as u8,
+            (rest % 60) as u8,
+            0,
+        )
+    }
+
+    /// Seconds since 1970-01-01T00:00:00Z of this instant (the zone
+    /// applied).
+    pub fn unix_seconds(&self) -> i64 {
+        let days = days_from_civil(
+            i64::from(self.date.year()),
+            self.date.month(),
+            self.date.day(),
+        );
+        days * 86_400
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second)
+            - i64::from(self.zone_minutes) * 60
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (the well-known
+/// era-based computation).
+fn days_from_civil(y: i64, m: u8, d: u8) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The inverse of [`days_from_civil`].
+fn civil_from_days(z: i64) -> (i64, u8, u8) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 impl fmt::Display for DateTime {
@@ -211,4 +268,21 @@ pub(crate) fn write_date_time(w: &mut Writer, dt: &DateTime) {
     w.byte(b'"');
     w.str(&dt.to_string());
     w.byte(b'"');
+}
+
+#[cfg(test)]
+mod unix_tests {
+    use super::*;
+
+    #[test]
+    fn unix_seconds_round_trip() {
+        for secs in [0i64, 951_782_400, 1_700_000_000, 4_102_444_799, -86_400] {
+            let dt = DateTime::from_unix_seconds(secs).unwrap();
+            assert_eq!(dt.unix_seconds(), secs, "{dt}");
+        }
+        let dt = DateTime::from_unix_seconds(951_782_400).unwrap();
+        assert_eq!(dt.to_string(), "29-Feb-2000 00:00:00 +0000");
+        let zoned = DateTime::new(Date::new(2000, 2, 29).unwrap(), 1, 0, 0, 60).unwrap();
+        assert_eq!(zoned.unix_seconds(), 951_782_400);
+    }
 }

@@ -187,3 +187,12 @@ pub enum MailboxNameError {
     #[error("control character in mailbox name")]
     ControlCharacter,
 }
+
+/// The calling code used a session wrongly (the caller's fault, never the
+/// peer's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsageError {
+    /// A method was called in a state where it means nothing.
+    #[error("called in the wrong state: {0}")]
+    WrongState(&'static str),
+}

@@ -24,7 +24,7 @@
 //!
 //! [`Command::parse`]: crate::Command::parse
 
-mod scan;
+pub(crate) mod scan;
 
 use bytes::{Bytes, BytesMut};
 
@@ -173,6 +173,7 @@ pub struct CommandReader {
     depth: usize,
     tail: Vec<u8>,
     state: State,
+    raw_lines: bool,
 }
 
 impl CommandReader {
@@ -187,7 +188,25 @@ impl CommandReader {
             depth: 0,
             tail: Vec::new(),
             state: State::Line,
+            raw_lines: false,
         }
+    }
+
+    /// In raw-line mode every line (empty ones included) comes out whole as
+    /// a [`ReaderEvent::Command`] without looking for literals: for the
+    /// client's SASL responses and IDLE's `DONE`. Line limits still apply.
+    pub fn set_raw_lines(&mut self, raw: bool) {
+        self.raw_lines = raw;
+    }
+
+    /// Drops every byte received and not yet consumed, and any partial
+    /// command (STARTTLS: what came before the handshake must not be read
+    /// after it).
+    pub fn discard_input(&mut self) {
+        self.input.clear();
+        self.scanned = 0;
+        self.reset();
+        self.state = State::Line;
     }
 
     /// The limits in force.
@@ -438,6 +457,9 @@ impl CommandReader {
         }
         if !line.ends_with(b"\r\n") {
             return Some(self.abort(tag, ReaderError::BareLineFeed, LineEnd::Plain));
+        }
+        if self.raw_lines && self.cmd.is_empty() {
+            return Some(ReaderEvent::Command(line.freeze()));
         }
         if self.cmd.is_empty() && line[..] == b"\r\n"[..] {
             return None;
