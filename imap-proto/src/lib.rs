@@ -7,6 +7,11 @@
 //!   streams an APPEND message out in chunks instead of buffering it.
 //! - [`Command::parse`] turns a complete command into a typed
 //!   [`Command`]; [`Command::encode`] writes one on the client.
+//! - [`client::ResponseReader`] frames a server's output into responses
+//!   on the client, streaming large FETCH bodies;
+//!   [`client::ClientSession`] is a Sans-IO client session on top of it.
+//! - [`server::ServerSession`] is a Sans-IO server session over a
+//!   [`server::MailboxStore`]; [`server::MemoryStore`] is an in-memory one.
 //! - The building blocks: [`SequenceSet`], [`Flag`], [`Mailbox`] (with
 //!   [`utf7`] and UTF-8 names), [`Date`] / [`DateTime`], search keys, fetch
 //!   attributes.
@@ -28,6 +33,7 @@
 //! assert!(matches!(command.body, CommandBody::Login { .. }));
 //! ```
 
+pub mod client;
 pub mod command;
 mod cursor;
 pub mod datetime;
@@ -43,15 +49,21 @@ pub mod response;
 pub mod search;
 pub mod select;
 pub mod sequence;
+pub mod server;
 pub mod sort;
 pub mod status;
 pub mod tag;
+#[cfg(feature = "tokio")]
+pub mod tokio_io;
 pub mod utf7;
 mod writer;
 
+pub use client::{
+    ClientConfig, ClientEvent, ClientSession, ResponseEvent, ResponseLimits, ResponseReader,
+};
 pub use command::{AppendMessage, Command, CommandBody, Secret, StoreMode};
 pub use datetime::{Date, DateTime};
-pub use error::{CommandError, MailboxNameError, ParseError, ReaderError};
+pub use error::{CommandError, MailboxNameError, ParseError, ReaderError, UsageError};
 pub use fetch::{FetchAttribute, FetchItems, FetchModifiers, Partial, Section, SectionText};
 pub use flag::{Flag, PermanentFlag};
 pub use list::{ListReturn, ListSelect};
