@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust unit, property and scenario tests, then the
 # interop tests with programs we did not write (Python's smtplib, poplib,
-# swaks, curl, fetchmail, aiosmtpd) against the example servers over loopback. Installs what the
+# imaplib, swaks, curl, fetchmail, mbsync, aiosmtpd, Dovecot) against the example servers over loopback. Installs what the
 # interop tests need when it is missing (as root, from Debian and PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,8 @@ need_apt=()
 command -v swaks >/dev/null 2>&1 || need_apt+=(swaks)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v fetchmail >/dev/null 2>&1 || need_apt+=(fetchmail)
+command -v mbsync >/dev/null 2>&1 || need_apt+=(isync)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v opendkim >/dev/null 2>&1 || need_apt+=(opendkim opendkim-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then

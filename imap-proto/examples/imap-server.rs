@@ -76,6 +76,22 @@ fn maildir_flags(name: &str) -> Vec<Flag> {
         .collect()
 }
 
+/// The message in IMAP's wire form: Maildir files often end lines with a
+/// bare LF, IMAP always with CRLF (RFC 9051 §2.2), and RFC822.SIZE counts
+/// the wire form.
+fn to_crlf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 32);
+    let mut prev = 0u8;
+    for &b in data {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
+}
+
 /// The files to load, in name order (Maildir `cur` then `new`).
 fn files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let maildir = dir.join("cur").is_dir() || dir.join("new").is_dir();
@@ -196,7 +212,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut loaded = 0usize;
     if let Some(dir) = &args.load {
         for path in files(dir)? {
-            let data = std::fs::read(&path)?;
+            let data = to_crlf(&std::fs::read(&path)?);
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             let date = std::fs::metadata(&path)
                 .and_then(|m| m.modified())

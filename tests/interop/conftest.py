@@ -9,7 +9,8 @@ import time
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "target" / "release" / "examples"
+# POSTEL_EXAMPLES_DIR points elsewhere (a debug build, another target dir).
+EXAMPLES = pathlib.Path(os.environ.get("POSTEL_EXAMPLES_DIR", ROOT / "target" / "release" / "examples"))
 
 
 def free_port() -> int:
