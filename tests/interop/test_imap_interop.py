@@ -9,10 +9,8 @@ import imaplib
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
-import time
 
 import pytest
 
