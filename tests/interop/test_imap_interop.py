@@ -408,3 +408,42 @@ def test_our_client_against_our_server(imap_server, maildir, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     saved = [(out / f"{uid}.eml").read_bytes() for uid in range(1, len(MESSAGES) + 1)]
     assert saved == ordered()
+
+
+def test_compress_deflate_with_python_zlib(imap_server, maildir):
+    """RFC 4978 with Python's zlib as the peer: raw deflate both ways."""
+    import socket
+    import zlib
+
+    s = imap_server(maildir, "--compress")
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    f = sock.makefile("rb")
+    assert b"COMPRESS=DEFLATE" in f.readline()
+    sock.sendall(b"a LOGIN alice secret\r\n")
+    while not f.readline().startswith(b"a OK"):
+        pass
+    sock.sendall(b"b COMPRESS DEFLATE\r\n")
+    assert f.readline() == b"b OK DEFLATE active\r\n"
+    out = zlib.compressobj(6, zlib.DEFLATED, -15)
+    inp = zlib.decompressobj(-15)
+
+    def send(line: bytes):
+        sock.sendall(out.compress(line) + out.flush(zlib.Z_SYNC_FLUSH))
+
+    def read_until(tag: bytes) -> bytes:
+        got = b""
+        while not re.search(rb"(^|\r\n)" + tag + rb" (OK|NO|BAD)[^\r]*\r\n$", got):
+            chunk = sock.recv(65536)
+            assert chunk, got
+            got += inp.decompress(chunk)
+        return got
+
+    send(b"c SELECT INBOX\r\n")
+    assert b"* 3 EXISTS\r\n" in read_until(b"c")
+    send(b"d FETCH 1:* (BODY.PEEK[])\r\n")
+    got = read_until(b"d")
+    for content in ordered():
+        assert content in got
+    send(b"e LOGOUT\r\n")
+    assert b"* BYE" in read_until(b"e")
+    sock.close()
