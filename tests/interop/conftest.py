@@ -94,15 +94,16 @@ def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=60, **kw)
 
 
-@pytest.fixture
-def pop3_server():
-    """Starts Postel's pop3-server example over a folder of messages."""
+def account_servers(example: str):
+    """A fixture body: yields `start(maildir, *extra, user=, password=)`,
+    which runs one of the examples that serve one account over a folder of
+    messages (pop3-server, imap-server) on a free port; stops them after."""
     servers = []
 
     def start(maildir, *extra, user="alice", password="secret"):
         port = free_port()
         args = [
-            str(binary("pop3-server")),
+            str(binary(example)),
             "--listen", f"127.0.0.1:{port}",
             "--user", user,
             "--password", password,
@@ -116,6 +117,18 @@ def pop3_server():
     yield start
     for s in servers:
         s.stop()
+
+
+@pytest.fixture
+def pop3_server():
+    """Starts Postel's pop3-server example over a folder of messages."""
+    yield from account_servers("pop3-server")
+
+
+@pytest.fixture
+def imap_server():
+    """Starts Postel's imap-server example over a folder of messages."""
+    yield from account_servers("imap-server")
 
 
 def posteld() -> pathlib.Path:

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import Server, binary, free_port, run
+from conftest import binary, run
 
 USER = "alice"
 PASSWORD = "secret"
@@ -67,29 +67,6 @@ def maildir(tmp_path):
     for (sub, name), content in MESSAGES.items():
         (root / sub / name).write_bytes(content)
     return root
-
-
-@pytest.fixture
-def imap_server(tmp_path):
-    servers = []
-
-    def start(maildir, *extra):
-        port = free_port()
-        args = [
-            str(binary("imap-server")),
-            "--listen", f"127.0.0.1:{port}",
-            "--user", USER,
-            "--password", PASSWORD,
-            "--load", str(maildir),
-            *extra,
-        ]
-        s = Server(args, port, maildir)
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
 
 
 def connect(server) -> imaplib.IMAP4:
