@@ -717,3 +717,68 @@ fn any_chunking_gives_the_same_output() {
         assert_eq!(out, whole, "chunk size {size}");
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SCRIPT: &[&[u8]] = &[
+        b"a LOGIN alice secret\r\n",
+        b"b SELECT INBOX\r\n",
+        b"c UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODYSTRUCTURE)\r\n",
+        b"d APPEND INBOX {5+}\r\nhello\r\n",
+        b"e STORE 1:2 +FLAGS (\\Seen)\r\n",
+        b"f SEARCH OR SEEN SUBJECT message\r\n",
+        b"g UID MOVE 1 INBOX\r\n",
+        b"h CREATE x\r\nj COPY 1:* x\r\n",
+        b"k IDLE\r\nDONE\r\n",
+        b"l EXPUNGE\r\n",
+        b"m LOGOUT\r\n",
+    ];
+
+    fn run(input: &[u8], cuts: &[usize]) -> String {
+        let s = with_messages(3);
+        let mut c = Client::new(&s, config());
+        let mut out = String::new();
+        let mut last = 0;
+        let mut points: Vec<usize> = cuts.iter().map(|p| p % (input.len() + 1)).collect();
+        points.sort_unstable();
+        for p in points.into_iter().chain([input.len()]) {
+            out += &c.send(&input[last..p]);
+            last = p;
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// A script of commands cut anywhere gives the same output.
+        #[test]
+        fn chunking_does_not_matter(picks in proptest::collection::vec(0..SCRIPT.len(), 1..12),
+                                    cuts in proptest::collection::vec(any::<usize>(), 0..20)) {
+            let mut input = SCRIPT[0].to_vec();
+            for i in picks {
+                input.extend_from_slice(SCRIPT[i]);
+            }
+            prop_assert_eq!(run(&input, &cuts), run(&input, &[]));
+        }
+
+        /// Arbitrary bytes after login never panic, and every line the
+        /// session writes is a response our own client reader accepts.
+        #[test]
+        fn arbitrary_input_is_answered_with_valid_responses(
+            junk in proptest::collection::vec(any::<u8>(), 0..600),
+            cuts in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let mut input = b"a LOGIN alice secret\r\nb SELECT INBOX\r\n".to_vec();
+            input.extend_from_slice(&junk);
+            let out = run(&input, &cuts);
+            let mut reader = postel_imap::ResponseReader::new(Default::default());
+            reader.enqueue_input(out.as_bytes());
+            while let Some(ev) = reader.next_event() {
+                prop_assert!(!matches!(ev, postel_imap::ResponseEvent::Invalid(_)), "{:?}\n{}", ev, out);
+            }
+        }
+    }
+}
