@@ -230,35 +230,38 @@ impl<'a> Cursor<'a> {
         self.expect(b'"', "quoted string")?;
         let mut out = Vec::new();
         loop {
-            let Some(b) = self.peek() else {
-                return Err(self.err("closing quote"));
+            // Copy the run up to the next quote or backslash at once.
+            let rest = self.buf.get(self.pos..).unwrap_or_default();
+            let Some(i) = memchr::memchr2(b'"', b'\\', rest) else {
+                return Err(self.bad_quoted_run(rest.len(), "closing quote"));
             };
-            match b {
-                b'"' => {
-                    self.pos += 1;
-                    break;
-                }
-                b'\\' => {
-                    self.pos += 1;
-                    match self.peek() {
-                        Some(e @ (b'"' | b'\\')) => {
-                            out.push(e);
-                            self.pos += 1;
-                        }
-                        _ => return Err(self.err("escaped quote or backslash")),
-                    }
-                }
-                0 | b'\r' | b'\n' => return Err(self.err("quoted character")),
-                _ => {
-                    out.push(b);
+            let run = &rest[..i];
+            if let Some(bad) = run.iter().position(|b| matches!(b, 0 | b'\r' | b'\n')) {
+                return Err(self.bad_quoted_run(bad, "quoted character"));
+            }
+            out.extend_from_slice(run);
+            self.pos += i + 1;
+            if rest[i] == b'"' {
+                break;
+            }
+            match self.peek() {
+                Some(e @ (b'"' | b'\\')) => {
+                    out.push(e);
                     self.pos += 1;
                 }
+                _ => return Err(self.err("escaped quote or backslash")),
             }
         }
         if !out.is_ascii() && std::str::from_utf8(&out).is_err() {
             return Err(ParseError::BadUtf8 { offset: start });
         }
         Ok(out)
+    }
+
+    /// The error for a quoted string whose run breaks `at` bytes ahead.
+    fn bad_quoted_run(&mut self, at: usize, expected: &'static str) -> ParseError {
+        self.pos += at;
+        self.err(expected)
     }
 
     /// `literal` or `literal8` (the latter only when `allow_binary`):

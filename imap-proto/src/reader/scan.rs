@@ -36,30 +36,39 @@ pub(crate) enum LineEnd {
 /// line ended inside a quoted string.
 pub(crate) fn scan_depth(line: &[u8], depth: &mut usize) -> (usize, bool) {
     let mut max = *depth;
-    let mut in_quote = false;
-    let mut escaped = false;
-    for &b in line {
-        if in_quote {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_quote = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_quote = true,
+    let mut pos = 0;
+    loop {
+        // Outside a quoted string: jump to the next quote or parenthesis.
+        let Some(i) = memchr::memchr3(b'"', b'(', b')', &line[pos..]) else {
+            return (max, false);
+        };
+        pos += i;
+        match line[pos] {
             b'(' => {
                 *depth += 1;
                 max = max.max(*depth);
             }
             b')' => *depth = depth.saturating_sub(1),
-            _ => {}
+            _ => {
+                // Inside: jump to the closing quote, skipping escapes.
+                loop {
+                    pos += 1;
+                    let Some(j) = memchr::memchr2(b'"', b'\\', &line[pos..]) else {
+                        return (max, true);
+                    };
+                    pos += j;
+                    if line[pos] == b'"' {
+                        break;
+                    }
+                    pos += 1;
+                    if pos >= line.len() {
+                        return (max, true);
+                    }
+                }
+            }
         }
+        pos += 1;
     }
-    (max, in_quote)
 }
 
 /// The literal header that ends `line` (which must end with CRLF to have
@@ -160,5 +169,51 @@ mod tests {
         push_tail(&mut tail, b" {12+}\r\n");
         assert_eq!(tail.len(), TAIL);
         assert!(matches!(line_end(&tail), LineEnd::Literal(h) if h.size == 12 && h.non_sync));
+    }
+}
+
+#[cfg(test)]
+mod scan_depth_tests {
+    use super::scan_depth;
+    use proptest::prelude::*;
+
+    /// The byte-at-a-time definition that `scan_depth` must agree with.
+    fn reference(line: &[u8], depth: &mut usize) -> (usize, bool) {
+        let mut max = *depth;
+        let (mut in_quote, mut escaped) = (false, false);
+        for &b in line {
+            if in_quote {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_quote = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_quote = true,
+                b'(' => {
+                    *depth += 1;
+                    max = max.max(*depth);
+                }
+                b')' => *depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        (max, in_quote)
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_the_reference(
+            line in proptest::collection::vec(prop::sample::select(b"ab\"\\() \r\n".to_vec()), 0..64),
+            start in 0usize..4,
+        ) {
+            let (mut a, mut b) = (start, start);
+            prop_assert_eq!(scan_depth(&line, &mut a), reference(&line, &mut b));
+            prop_assert_eq!(a, b);
+        }
     }
 }
