@@ -23,6 +23,28 @@ pub(crate) struct Cursor<'a> {
 
 type Result<T> = std::result::Result<T, ParseError>;
 
+/// Classes of bytes inside a quoted string.
+const PLAIN: u8 = 0;
+/// A byte of a UTF-8 sequence: allowed, but the string must be validated.
+const HIGH: u8 = 1;
+/// `"`, `\`, NUL, CR or LF: ends the plain run.
+const STOP: u8 = 2;
+
+const QUOTED_CLASS: [u8; 256] = {
+    let mut t = [PLAIN; 256];
+    let mut i = 0x80;
+    while i < 256 {
+        t[i] = HIGH;
+        i += 1;
+    }
+    t[b'"' as usize] = STOP;
+    t[b'\\' as usize] = STOP;
+    t[0] = STOP;
+    t[b'\r' as usize] = STOP;
+    t[b'\n' as usize] = STOP;
+    t
+};
+
 impl<'a> Cursor<'a> {
     pub fn new(buf: &'a [u8], max_depth: usize) -> Self {
         Self {
@@ -229,30 +251,47 @@ impl<'a> Cursor<'a> {
         let start = self.pos;
         self.expect(b'"', "quoted string")?;
         let mut out = Vec::new();
+        let mut ascii = true;
         loop {
-            // Copy the run up to the next quote or backslash at once.
+            // Find the end of the plain run with one table lookup a byte,
+            // then copy the run at once.
             let rest = self.buf.get(self.pos..).unwrap_or_default();
-            let Some(i) = memchr::memchr2(b'"', b'\\', rest) else {
-                return Err(self.bad_quoted_run(rest.len(), "closing quote"));
-            };
-            let run = &rest[..i];
-            if let Some(bad) = run.iter().position(|b| matches!(b, 0 | b'\r' | b'\n')) {
-                return Err(self.bad_quoted_run(bad, "quoted character"));
-            }
-            out.extend_from_slice(run);
-            self.pos += i + 1;
-            if rest[i] == b'"' {
-                break;
-            }
-            match self.peek() {
-                Some(e @ (b'"' | b'\\')) => {
-                    out.push(e);
-                    self.pos += 1;
+            let mut i = 0;
+            let stop = loop {
+                let Some(&b) = rest.get(i) else {
+                    return Err(self.bad_quoted_run(i, "closing quote"));
+                };
+                let class = QUOTED_CLASS[usize::from(b)];
+                if class == PLAIN {
+                    i += 1;
+                } else if class == HIGH {
+                    ascii = false;
+                    i += 1;
+                } else {
+                    break b;
                 }
-                _ => return Err(self.err("escaped quote or backslash")),
+            };
+            out.extend_from_slice(&rest[..i]);
+            self.pos += i;
+            match stop {
+                b'"' => {
+                    self.pos += 1;
+                    break;
+                }
+                b'\\' => {
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(e @ (b'"' | b'\\')) => {
+                            out.push(e);
+                            self.pos += 1;
+                        }
+                        _ => return Err(self.err("escaped quote or backslash")),
+                    }
+                }
+                _ => return Err(self.err("quoted character")),
             }
         }
-        if !out.is_ascii() && std::str::from_utf8(&out).is_err() {
+        if !ascii && std::str::from_utf8(&out).is_err() {
             return Err(ParseError::BadUtf8 { offset: start });
         }
         Ok(out)

@@ -419,16 +419,25 @@ impl ResponseReader {
             }
             self.plain = is_status_or_continuation(&line);
         }
-        let end = if self.plain || scan_depth(&line, &mut 0).1 {
-            LineEnd::Plain
-        } else {
-            line_end(&line)
+        // Only a line that ends like a literal header needs the quote scan
+        // (a `{5}` inside a quoted string is text).
+        let end = match line_end(&line) {
+            LineEnd::Plain => LineEnd::Plain,
+            _ if self.plain || scan_depth(&line, &mut 0).1 => LineEnd::Plain,
+            other => other,
         };
         if self.resp.len() + line.len() > limits.max_response {
             let error = ResponseError::ResponseTooLarge {
                 limit: limits.max_response,
             };
             return Some(self.refuse(error, &line, end));
+        }
+        if self.resp.is_empty() && end == LineEnd::Plain {
+            // A whole response in one line: no copy.
+            let bytes = line.freeze();
+            self.reset();
+            self.last_len = bytes.len();
+            return Some(parsed(bytes));
         }
         let line_start = self.resp.len();
         self.resp.extend_from_slice(&line);
@@ -437,13 +446,7 @@ impl ResponseReader {
                 let bytes = self.resp.split().freeze();
                 self.reset();
                 self.last_len = bytes.len();
-                Some(match Response::parse(&bytes) {
-                    Ok(r) => ResponseEvent::Response(r),
-                    Err(e) => ResponseEvent::Invalid(InvalidResponse {
-                        error: e.into(),
-                        raw: bytes,
-                    }),
-                })
+                Some(parsed(bytes))
             }
             LineEnd::BadSize => Some(self.refuse(ResponseError::BadLiteralSize, &[], end)),
             LineEnd::Literal(h) => self.on_literal(h, line_start + h.start),
@@ -498,6 +501,17 @@ impl ResponseReader {
 impl Default for ResponseReader {
     fn default() -> Self {
         Self::new(ResponseLimits::default())
+    }
+}
+
+/// A complete response's event.
+fn parsed(bytes: Bytes) -> ResponseEvent {
+    match Response::parse(&bytes) {
+        Ok(r) => ResponseEvent::Response(r),
+        Err(e) => ResponseEvent::Invalid(InvalidResponse {
+            error: e.into(),
+            raw: bytes,
+        }),
     }
 }
 
