@@ -60,6 +60,39 @@ fn needs_view(a: &FetchAttribute) -> bool {
         )
 }
 
+/// Whether the attribute needs only the message's header (ENVELOPE, the
+/// header sections): then only the header is parsed.
+fn header_only(a: &FetchAttribute) -> bool {
+    match a {
+        FetchAttribute::Envelope | FetchAttribute::Rfc822Header => true,
+        FetchAttribute::BodySection { section, .. } => {
+            section.part.is_empty()
+                && matches!(
+                    section.text,
+                    Some(
+                        SectionText::Header
+                            | SectionText::HeaderFields(_)
+                            | SectionText::HeaderFieldsNot(_)
+                    )
+                )
+        }
+        _ => !needs_view(a),
+    }
+}
+
+/// The header of a message, blank line included (the whole message when it
+/// has no body).
+fn header_prefix(raw: &bytes::Bytes) -> bytes::Bytes {
+    let crlf = memchr::memmem::find(raw, b"\r\n\r\n").map(|i| i + 4);
+    let lf = memchr::memmem::find(raw, b"\n\n").map(|i| i + 2);
+    let end = match (crlf, lf) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => raw.len(),
+    };
+    raw.slice(..end)
+}
+
 /// Whether fetching the attribute sets `\Seen` (RFC 9051 §6.4.5).
 fn sets_seen(a: &FetchAttribute) -> bool {
     match a {
@@ -226,7 +259,13 @@ impl<S: MailboxStore> ServerSession<S> {
             }
         }
         let message = match &record {
-            Some(r) if job.attrs.iter().any(needs_view) => Some(MessageView::new(r.raw.clone())),
+            Some(r) if job.attrs.iter().any(needs_view) => {
+                Some(if job.attrs.iter().all(header_only) {
+                    MessageView::new(header_prefix(&r.raw))
+                } else {
+                    MessageView::new(r.raw.clone())
+                })
+            }
             _ => None,
         };
         let mut items = Vec::with_capacity(job.attrs.len() + 1);
@@ -320,5 +359,45 @@ fn binary_failure(e: BinaryError) -> (Code, String) {
     match e {
         BinaryError::UnknownCte(_) => (Code::UnknownCte, e.to_string()),
         other => (Code::Cannot, other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn header_only_view_gives_the_same_header_items() {
+        let messages: [&[u8]; 5] = [
+            b"From: A <a@example.org>\r\nTo: b@example.org, c@example.org\r\nSubject: x\r\n\r\nbody\r\n\r\nmore\r\n",
+            b"From: a@example.org\nSubject: bare lf\n\nbody\n",
+            b"Subject: no body\r\n",
+            b"Subject: empty body\r\n\r\n",
+            b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n",
+        ];
+        let sections = [
+            Section {
+                part: vec![],
+                text: Some(SectionText::Header),
+            },
+            Section {
+                part: vec![],
+                text: Some(SectionText::HeaderFields(vec![b"SUBJECT".to_vec()])),
+            },
+            Section {
+                part: vec![],
+                text: Some(SectionText::HeaderFieldsNot(vec![b"FROM".to_vec()])),
+            },
+        ];
+        for raw in messages {
+            let raw = Bytes::from_static(raw);
+            let full = MessageView::new(raw.clone());
+            let head = MessageView::new(header_prefix(&raw));
+            assert_eq!(full.envelope(), head.envelope(), "{raw:?}");
+            for s in &sections {
+                assert_eq!(full.section(s), head.section(s), "{raw:?} {s:?}");
+            }
+        }
     }
 }
