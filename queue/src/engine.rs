@@ -1,0 +1,444 @@
+//! The queue logic both built-in stores share: the in-memory index of
+//! messages, their states and leases, and the order in which state changes
+//! are handed to the spool's commit thread.
+//!
+//! The index is authoritative while the process runs; the spool is what
+//! survives it. A change is applied to the index and its new state encoded
+//! and queued for the commit thread under one lock, so the spool sees the
+//! changes of one message in the order they happened; the caller then
+//! waits, without the lock, until the change is durable.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use crate::codec::{self, MessageHeader};
+use crate::envelope::Envelope;
+use crate::error::{MisuseError, QueueError, StorageError};
+use crate::id::{IdGenerator, QueueId};
+use crate::schedule::WorkKey;
+use crate::spool::committer::{Committer, Write};
+use crate::spool::read_message_data;
+use crate::state::{
+    Deferral, Lease, LeaseRequest, MessageInfo, MessageState, Outcome, RecipientOutcome,
+    RecipientStatus,
+};
+use crate::time::Timestamp;
+
+/// Where a message's bytes are.
+#[derive(Debug)]
+pub(crate) enum Data {
+    Memory(Bytes),
+    /// In the spool's message file, after a header of this many bytes.
+    File {
+        offset: u64,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub envelope: Arc<Envelope>,
+    pub queued: Timestamp,
+    pub size: u64,
+    pub state: MessageState,
+    /// The live (or expired, not yet replaced) lease: token and expiry.
+    pub lease: Option<(u64, Timestamp)>,
+    pub data: Data,
+}
+
+impl Entry {
+    fn info(&self, id: QueueId, now: Timestamp) -> MessageInfo {
+        MessageInfo {
+            id,
+            envelope: Arc::clone(&self.envelope),
+            queued: self.queued,
+            size: self.size,
+            state: self.state.clone(),
+            leased_until: self.lease.map(|(_, t)| t).filter(|&t| t > now),
+        }
+    }
+
+    fn is_due(&self, now: Timestamp) -> bool {
+        !self.state.held
+            && self.lease.is_none_or(|(_, expires)| expires <= now)
+            && self.state.next_attempt <= now
+            && self.envelope.hold_until.is_none_or(|t| t <= now)
+            && self.state.pending().next().is_some()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Core {
+    pub entries: BTreeMap<QueueId, Entry>,
+    pub ids: IdGenerator,
+    next_token: u64,
+}
+
+impl Core {
+    fn entry(&mut self, id: QueueId) -> Result<&mut Entry, MisuseError> {
+        self.entries
+            .get_mut(&id)
+            .ok_or(MisuseError::UnknownMessage(id))
+    }
+
+    fn leased(&mut self, lease: &Lease) -> Result<&mut Entry, MisuseError> {
+        let entry = self.entry(lease.id)?;
+        match entry.lease {
+            Some((token, _)) if token == lease.token => Ok(entry),
+            _ => Err(MisuseError::LeaseLost(lease.id)),
+        }
+    }
+
+    fn lease(&mut self, request: LeaseRequest, now: Timestamp) -> Vec<Lease> {
+        let mut due: Vec<WorkKey> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.is_due(now))
+            .map(|(&id, e)| WorkKey {
+                priority: e.envelope.priority,
+                queued: e.queued,
+                id,
+            })
+            .collect();
+        due.sort_unstable();
+        due.truncate(request.max_messages);
+        let expires = now.saturating_add(request.ttl);
+        let mut leases = Vec::with_capacity(due.len());
+        for key in due {
+            self.next_token += 1;
+            let token = self.next_token;
+            let Some(e) = self.entries.get_mut(&key.id) else {
+                continue;
+            };
+            e.lease = Some((token, expires));
+            leases.push(Lease {
+                token,
+                id: key.id,
+                envelope: Arc::clone(&e.envelope),
+                queued: e.queued,
+                size: e.size,
+                attempts: e.state.attempts,
+                delay_warned: e.state.delay_warned,
+                pending: e.state.pending().collect(),
+                expires,
+            });
+        }
+        leases
+    }
+
+    fn record(
+        &mut self,
+        lease: &Lease,
+        outcomes: &[RecipientOutcome],
+        now: Timestamp,
+    ) -> Result<usize, MisuseError> {
+        let entry = self.leased(lease)?;
+        let mut recipients = entry.state.recipients.clone();
+        for o in outcomes {
+            let not_leased = MisuseError::NotLeased {
+                id: lease.id,
+                index: o.index,
+            };
+            if lease.pending.binary_search(&o.index).is_err() {
+                return Err(not_leased);
+            }
+            let r = recipients.get_mut(o.index).ok_or(not_leased.clone())?;
+            if r.status != RecipientStatus::Pending {
+                return Err(not_leased);
+            }
+            let (status, reply) = match &o.outcome {
+                Outcome::Delivered { reply } => (RecipientStatus::Delivered, reply),
+                Outcome::Failed { reply } => (RecipientStatus::Failed, reply),
+                Outcome::Deferred { reply } => (RecipientStatus::Pending, reply),
+            };
+            r.status = status;
+            r.updated = Some(now);
+            r.last_reply = Some(reply.clone());
+        }
+        entry.state.recipients = recipients;
+        Ok(entry.state.pending().count())
+    }
+}
+
+/// The shared implementation behind `MemoryStore` and `SpoolStore`.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    core: Mutex<Core>,
+    spool: Option<Arc<Spool>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Spool {
+    pub dir: PathBuf,
+    pub committer: Committer,
+}
+
+type Done = oneshot::Receiver<Result<(), StorageError>>;
+
+async fn wait(done: Vec<Done>) -> Result<(), QueueError> {
+    let mut first_error = None;
+    for rx in done {
+        let result = rx.await.unwrap_or(Err(StorageError::CommitterStopped));
+        if let Err(e) = result {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), |e| Err(e.into()))
+}
+
+fn validate(envelope: &Envelope) -> Result<(), MisuseError> {
+    if envelope.recipients.is_empty() {
+        return Err(MisuseError::NoRecipients);
+    }
+    if !(-9..=9).contains(&envelope.priority) {
+        return Err(MisuseError::BadPriority(envelope.priority));
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub(crate) fn new(core: Core, spool: Option<Arc<Spool>>) -> Self {
+        Engine {
+            core: Mutex::new(core),
+            spool,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        // A panic while holding the lock cannot leave the index half
+        // changed in a way later calls would trip over: keep going.
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues the current state of `ids` for the spool (under the lock, so
+    /// in order); nothing to wait for in memory.
+    fn persist(&self, core: &Core, ids: &[QueueId]) -> Vec<Done> {
+        let Some(spool) = &self.spool else {
+            return Vec::new();
+        };
+        ids.iter()
+            .filter_map(|id| core.entries.get(id).map(|e| (id, e)))
+            .map(|(&id, e)| {
+                spool.committer.submit(Write::State {
+                    id,
+                    text: codec::encode_state(id, &e.state),
+                })
+            })
+            .collect()
+    }
+
+    /// Applies `change` to one message and waits until its new state is
+    /// durable.
+    async fn change<T>(
+        &self,
+        id: QueueId,
+        change: impl FnOnce(&mut Core) -> Result<(T, bool), MisuseError>,
+    ) -> Result<T, QueueError> {
+        let (value, done) = {
+            let mut core = self.lock();
+            let (value, changed) = change(&mut core)?;
+            let done = if changed {
+                self.persist(&core, &[id])
+            } else {
+                Vec::new()
+            };
+            (value, done)
+        };
+        wait(done).await?;
+        Ok(value)
+    }
+
+    pub(crate) async fn enqueue(
+        &self,
+        envelope: Envelope,
+        data: Bytes,
+        now: Timestamp,
+    ) -> Result<QueueId, QueueError> {
+        validate(&envelope)?;
+        let id = self.lock().ids.next(now);
+        let size = data.len() as u64;
+        let (envelope, data) = match &self.spool {
+            None => (envelope, Data::Memory(data)),
+            Some(spool) => {
+                let header = MessageHeader {
+                    id,
+                    queued: now,
+                    size,
+                    envelope,
+                };
+                let text = codec::encode_message_header(&header);
+                let offset = text.len() as u64;
+                let done = spool.committer.submit(Write::Message {
+                    id,
+                    header: text,
+                    data,
+                });
+                wait(vec![done]).await?;
+                (header.envelope, Data::File { offset })
+            }
+        };
+        let state = MessageState::fresh(&envelope, now);
+        self.lock().entries.insert(
+            id,
+            Entry {
+                envelope: Arc::new(envelope),
+                queued: now,
+                size,
+                state,
+                lease: None,
+                data,
+            },
+        );
+        Ok(id)
+    }
+
+    pub(crate) fn lease(
+        &self,
+        request: LeaseRequest,
+        now: Timestamp,
+    ) -> Result<Vec<Lease>, QueueError> {
+        if request.max_messages == 0 || request.ttl.is_zero() {
+            return Err(MisuseError::EmptyLeaseRequest.into());
+        }
+        Ok(self.lock().lease(request, now))
+    }
+
+    pub(crate) fn renew(
+        &self,
+        lease: &Lease,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<Timestamp, QueueError> {
+        if ttl.is_zero() {
+            return Err(MisuseError::EmptyLeaseRequest.into());
+        }
+        let mut core = self.lock();
+        let entry = core.leased(lease)?;
+        let expires = now.saturating_add(ttl);
+        entry.lease = Some((lease.token, expires));
+        Ok(expires)
+    }
+
+    pub(crate) fn read_data(&self, id: QueueId) -> Result<Bytes, QueueError> {
+        let (offset, size) = {
+            let core = self.lock();
+            let entry = core
+                .entries
+                .get(&id)
+                .ok_or(MisuseError::UnknownMessage(id))?;
+            match &entry.data {
+                Data::Memory(bytes) => return Ok(bytes.clone()),
+                Data::File { offset } => (*offset, entry.size),
+            }
+        };
+        let spool = self.spool.as_ref().ok_or(MisuseError::UnknownMessage(id))?;
+        read_message_data(&spool.dir, id, offset, size)
+    }
+
+    pub(crate) async fn record(
+        &self,
+        lease: &Lease,
+        outcomes: &[RecipientOutcome],
+        now: Timestamp,
+    ) -> Result<usize, QueueError> {
+        self.change(lease.id, |core| {
+            Ok((core.record(lease, outcomes, now)?, !outcomes.is_empty()))
+        })
+        .await
+    }
+
+    pub(crate) async fn defer(
+        &self,
+        lease: &Lease,
+        deferral: Deferral,
+        _now: Timestamp,
+    ) -> Result<(), QueueError> {
+        self.change(lease.id, |core| {
+            let entry = core.leased(lease)?;
+            entry.lease = None;
+            let s = &mut entry.state;
+            s.attempts = s.attempts.saturating_add(1);
+            s.next_attempt = deferral.next_attempt;
+            s.delay_warned |= deferral.delay_warning_sent;
+            Ok(((), true))
+        })
+        .await
+    }
+
+    pub(crate) fn unlease(&self, lease: &Lease) -> Result<(), QueueError> {
+        let mut core = self.lock();
+        core.leased(lease)?.lease = None;
+        Ok(())
+    }
+
+    pub(crate) async fn delete(&self, id: QueueId) -> Result<(), QueueError> {
+        let done = {
+            let mut core = self.lock();
+            core.entries
+                .remove(&id)
+                .ok_or(MisuseError::UnknownMessage(id))?;
+            match &self.spool {
+                Some(spool) => vec![spool.committer.submit(Write::Delete { id })],
+                None => Vec::new(),
+            }
+        };
+        wait(done).await
+    }
+
+    pub(crate) fn list(&self, now: Timestamp) -> Vec<MessageInfo> {
+        let core = self.lock();
+        core.entries
+            .iter()
+            .map(|(&id, e)| e.info(id, now))
+            .collect()
+    }
+
+    pub(crate) fn inspect(&self, id: QueueId, now: Timestamp) -> Result<MessageInfo, QueueError> {
+        let core = self.lock();
+        let entry = core
+            .entries
+            .get(&id)
+            .ok_or(MisuseError::UnknownMessage(id))?;
+        Ok(entry.info(id, now))
+    }
+
+    pub(crate) async fn set_held(&self, id: QueueId, held: bool) -> Result<(), QueueError> {
+        self.change(id, |core| {
+            let s = &mut core.entry(id)?.state;
+            let changed = s.held != held;
+            s.held = held;
+            Ok(((), changed))
+        })
+        .await
+    }
+
+    pub(crate) async fn force_retry(&self, id: QueueId, now: Timestamp) -> Result<(), QueueError> {
+        self.change(id, |core| {
+            let s = &mut core.entry(id)?.state;
+            let changed = s.next_attempt > now;
+            s.next_attempt = s.next_attempt.min(now);
+            Ok(((), changed))
+        })
+        .await
+    }
+
+    pub(crate) async fn force_retry_all(&self, now: Timestamp) -> Result<usize, QueueError> {
+        let (count, done) = {
+            let mut core = self.lock();
+            let mut changed = Vec::new();
+            for (&id, e) in core.entries.iter_mut() {
+                if e.state.next_attempt > now {
+                    e.state.next_attempt = now;
+                    changed.push(id);
+                }
+            }
+            (changed.len(), self.persist(&core, &changed))
+        };
+        wait(done).await?;
+        Ok(count)
+    }
+}
