@@ -1004,3 +1004,11 @@ fn deep_body_structures_are_bounded() {
         }
     }
 }
+
+/// Found by the imap_response fuzzer: a NUL inside an unknown code's data
+/// was accepted, then written as a space. NUL is not a TEXT-CHAR.
+#[test]
+fn nul_in_unknown_code_data_is_refused() {
+    let line = b"* OK [CAP^BILITY IMAP;4r\x01\0\0\x10] readq\r\n";
+    assert!(postel_imap::Response::parse(line).is_err());
+}

@@ -210,7 +210,7 @@ pub(crate) fn parse(cur: &mut Cursor<'_>) -> Result<Code, ParseError> {
         }
         _ => {
             let value = if cur.eat(b' ') {
-                let v = cur.take_while(|b| b != b']' && b != b'\r' && b != b'\n');
+                let v = cur.take_while(|b| !matches!(b, b']' | b'\r' | b'\n' | 0));
                 Some(String::from_utf8_lossy(v).into_owned())
             } else {
                 None
