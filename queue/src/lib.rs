@@ -72,6 +72,7 @@
 //! ```
 
 mod codec;
+pub mod dsn;
 mod engine;
 pub mod envelope;
 pub mod error;
@@ -83,6 +84,9 @@ pub mod state;
 mod store;
 mod time;
 
+pub use dsn::{
+    Dsn, DsnConfig, DsnInput, DsnKind, DsnRecipient, ParamEncoding, Returned, StatusCode, build_dsn,
+};
 pub use envelope::{
     Body, ByMode, DeliverBy, Envelope, Notify, OriginalRecipient, Recipient, Ret, Trace,
 };
