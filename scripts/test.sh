@@ -34,5 +34,7 @@ fi
 python3 -m pip install -q --disable-pip-version-check -r tests/interop/requirements.txt
 
 cargo test --workspace
+# postel-queue's PostgreSQL backend against a throwaway server on loopback.
+bash scripts/pg-test.sh
 cargo build --release --workspace --bins --examples
 python3 -m pytest -q tests/interop

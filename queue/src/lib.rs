@@ -78,6 +78,8 @@ pub mod envelope;
 pub mod error;
 mod id;
 mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod schedule;
 pub mod spool;
 pub mod state;
@@ -93,6 +95,8 @@ pub use envelope::{
 pub use error::{CorruptError, MisuseError, QueueError, StorageError};
 pub use id::{ParseQueueIdError, QueueId};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PgError, PgOptions, PgStore};
 pub use schedule::{RetryPolicy, Scheduler};
 pub use spool::{RecoveryReport, SpoolOptions, SpoolStats, SpoolStore};
 pub use state::{
