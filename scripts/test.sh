@@ -34,6 +34,8 @@ fi
 python3 -m pip install -q --disable-pip-version-check -r tests/interop/requirements.txt
 
 cargo test --workspace
+# postel-queue's delivery agents and relay (SIGKILL tests) are behind a feature.
+cargo test -p postel-queue --features delivery
 # postel-queue's PostgreSQL backend against a throwaway server on loopback.
 bash scripts/pg-test.sh
 cargo build --release --workspace --bins --examples

@@ -18,6 +18,11 @@
 //!   FUTURERELEASE and DELIVERBY, and per-destination concurrency, rate and
 //!   backoff ([`Scheduler`]).
 //!
+//! - `deliver` (feature `delivery`): SMTP and LMTP delivery agents, MX
+//!   resolution, a transport table, and a worker that drains the queue
+//!   (queue time from the caller's clock; network timeouts on the
+//!   monotonic clock).
+//!
 //! No clock is read: every call that depends on time takes `now`
 //! ([`Timestamp`]); binaries use [`SystemClock`].
 //!
@@ -72,6 +77,8 @@
 //! ```
 
 mod codec;
+#[cfg(feature = "delivery")]
+pub mod deliver;
 pub mod dsn;
 mod engine;
 pub mod envelope;
