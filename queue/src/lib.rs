@@ -105,7 +105,7 @@ pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgError, PgOptions, PgStore};
 pub use schedule::{RetryPolicy, Scheduler};
-pub use spool::{RecoveryReport, SpoolOptions, SpoolStats, SpoolStore};
+pub use spool::{RecoveryReport, SpoolOptions, SpoolStats, SpoolStore, SyncMode};
 pub use state::{
     Deferral, Lease, LeaseRequest, MessageInfo, MessageState, Outcome, QueueName, RecipientOutcome,
     RecipientState, RecipientStatus,

@@ -405,6 +405,46 @@ async fn concurrent_enqueues_share_fsyncs() {
     );
 }
 
+/// With `SyncMode::Filesystem`, a batch costs one `syncfs` however many
+/// files it wrote, and what was acknowledged is found on reopening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncfs_mode_makes_a_batch_durable_with_one_sync() {
+    let dir = TempDir::new("syncfs");
+    let options = postel_queue::SpoolOptions {
+        sync_mode: postel_queue::SyncMode::Filesystem,
+        ..postel_queue::SpoolOptions::default()
+    };
+    let (s, _) = SpoolStore::open(dir.path(), options).unwrap();
+    let s = Arc::new(s);
+    let mut producers = tokio::task::JoinSet::new();
+    let start = Arc::new(tokio::sync::Barrier::new(64));
+    for i in 0..64u64 {
+        let s = Arc::clone(&s);
+        let start = Arc::clone(&start);
+        producers.spawn(async move {
+            start.wait().await;
+            let data = Bytes::from(format!("Subject: {i}\r\n\r\nbody\r\n"));
+            s.enqueue(envelope(&["a@x.example"]), data, at(i))
+                .await
+                .unwrap()
+        });
+    }
+    let mut ids = Vec::new();
+    while let Some(id) = producers.join_next().await {
+        ids.push(id.unwrap());
+    }
+    let stats = s.stats();
+    assert_eq!(stats.writes, 64);
+    assert_eq!(stats.file_syncs, stats.batches, "{stats:?}");
+    assert!(stats.batches < 64, "{stats:?}");
+    drop(s);
+    let (s, report) = open(&dir);
+    assert!(report.is_clean());
+    ids.sort();
+    let listed: Vec<_> = s.list(T0).await.unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(listed, ids);
+}
+
 /// State changes of many messages at once are batched as well.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_outcomes_share_fsyncs() {

@@ -1,12 +1,13 @@
 //! The shared test suite of the `QueueStore` trait (tests/backend), run
-//! against the built-in backends: `MemoryStore` and `SpoolStore`.
+//! against the built-in backends: `MemoryStore` and `SpoolStore` (both
+//! sync modes).
 
 mod common;
 #[macro_use]
 mod backend;
 
 use common::TempDir;
-use postel_queue::{MemoryStore, SpoolOptions, SpoolStore};
+use postel_queue::{MemoryStore, SpoolOptions, SpoolStore, SyncMode};
 
 async fn memory(_name: &str) -> Option<((), MemoryStore)> {
     Some(((), MemoryStore::new()))
@@ -19,5 +20,18 @@ async fn spool(name: &str) -> Option<(TempDir, SpoolStore)> {
     Some((dir, store))
 }
 
+/// The spool with one `syncfs` a batch instead of an fsync a file.
+async fn spool_syncfs(name: &str) -> Option<(TempDir, SpoolStore)> {
+    let dir = TempDir::new(name);
+    let options = SpoolOptions {
+        sync_mode: SyncMode::Filesystem,
+        ..SpoolOptions::default()
+    };
+    let (store, report) = SpoolStore::open(dir.path(), options).unwrap();
+    assert!(report.is_clean() && report.messages == 0);
+    Some((dir, store))
+}
+
 backend_suite!(memory, super::memory);
 backend_suite!(spool, super::spool);
+backend_suite!(spool_syncfs, super::spool_syncfs);

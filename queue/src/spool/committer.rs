@@ -36,6 +36,7 @@ use std::thread::{self, JoinHandle};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use super::{SpoolOptions, SyncMode};
 use crate::error::StorageError;
 use crate::id::QueueId;
 
@@ -101,11 +102,12 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
 }
 
 impl Committer {
-    pub(crate) fn start(
-        dir: PathBuf,
-        sync_threads: usize,
-        max_batch: usize,
-    ) -> Result<Self, StorageError> {
+    pub(crate) fn start(dir: PathBuf, options: SpoolOptions) -> Result<Self, StorageError> {
+        let SpoolOptions {
+            sync_threads,
+            max_batch,
+            sync_mode,
+        } = options;
         let (tx, rx) = mpsc::channel::<Job>();
         let counters = Arc::new(Counters::default());
         let thread_counters = Arc::clone(&counters);
@@ -115,6 +117,7 @@ impl Committer {
                 let batcher = Batcher {
                     dir,
                     sync_threads: sync_threads.max(1),
+                    sync_mode,
                     counters: thread_counters,
                 };
                 while let Ok(first) = rx.recv() {
@@ -172,6 +175,7 @@ struct FileWrite {
 struct Batcher {
     dir: PathBuf,
     sync_threads: usize,
+    sync_mode: SyncMode,
     counters: Arc<Counters>,
 }
 
@@ -287,6 +291,9 @@ impl Batcher {
     /// when there are several (the calling thread is one of them, and does
     /// all the work if no thread can be started).
     fn sync_files(&self, files: &mut [FileWrite]) {
+        if self.sync_mode == SyncMode::Filesystem {
+            return self.sync_filesystem(files);
+        }
         let open: Vec<&mut FileWrite> = files.iter_mut().filter(|f| f.file.is_some()).collect();
         self.counters
             .file_syncs
@@ -314,6 +321,31 @@ impl Batcher {
             }
             work();
         });
+    }
+}
+
+impl Batcher {
+    /// [`SyncMode::Filesystem`]: one `syncfs` makes every file of the batch
+    /// durable; a failure fails them all.
+    fn sync_filesystem(&self, files: &mut [FileWrite]) {
+        let open: Vec<&mut FileWrite> = files.iter_mut().filter(|f| f.file.is_some()).collect();
+        if open.is_empty() {
+            return;
+        }
+        self.counters.file_syncs.fetch_add(1, Ordering::Relaxed);
+        let result = fs::File::open(&self.dir)
+            .and_then(|d| rustix::fs::syncfs(&d).map_err(io::Error::from))
+            .map_err(|e| e.to_string());
+        for f in open {
+            f.file = None;
+            if let Err(msg) = &result {
+                f.result = Err(StorageError::io(
+                    "syncfs",
+                    &self.dir,
+                    io::Error::other(msg.clone()),
+                ));
+            }
+        }
     }
 }
 
