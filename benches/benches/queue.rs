@@ -81,21 +81,26 @@ async fn one_message(store: &SpoolStore, data: Bytes, now: Timestamp, complete: 
     // another's message; every message is completed exactly once overall.
     let leases = store.lease(req, now).await.expect("lease");
     for lease in leases {
-        let outcomes: Vec<RecipientOutcome> = lease
-            .pending
-            .iter()
-            .map(|&index| RecipientOutcome {
-                index,
-                outcome: Outcome::Delivered {
-                    reply: "250 2.0.0 ok".into(),
-                },
-            })
-            .collect();
-        let pending = store.record(&lease, &outcomes, now).await.expect("record");
-        if pending == 0 {
-            store.delete(lease.id).await.expect("delete");
-        }
+        complete_lease(store, &lease, now).await;
     }
+}
+
+/// Records every pending recipient of the lease as delivered, then removes
+/// the message.
+async fn complete_lease(store: &SpoolStore, lease: &postel_queue::Lease, now: Timestamp) {
+    let outcomes: Vec<RecipientOutcome> = lease
+        .pending
+        .iter()
+        .map(|&index| RecipientOutcome {
+            index,
+            outcome: Outcome::Delivered {
+                reply: "250 2.0.0 ok".into(),
+            },
+        })
+        .collect();
+    let pending = store.record(lease, &outcomes, now).await.expect("record");
+    assert_eq!(pending, 0);
+    store.delete(lease.id).await.expect("delete");
 }
 
 /// Drains what producers left leased by others (none normally).
