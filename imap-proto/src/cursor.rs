@@ -194,7 +194,8 @@ impl<'a> Cursor<'a> {
         if w.is_empty() {
             return Err(self.err("keyword"));
         }
-        Ok((String::from_utf8_lossy(w).to_ascii_uppercase(), start))
+        // Only ASCII passed the filter: one allocation, no lossy decoding.
+        Ok((String::from_utf8(w.to_ascii_uppercase()).unwrap_or_default(), start))
     }
 
     fn digits(&mut self) -> Result<(u64, usize)> {
