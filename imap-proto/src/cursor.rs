@@ -195,7 +195,10 @@ impl<'a> Cursor<'a> {
             return Err(self.err("keyword"));
         }
         // Only ASCII passed the filter: one allocation, no lossy decoding.
-        Ok((String::from_utf8(w.to_ascii_uppercase()).unwrap_or_default(), start))
+        Ok((
+            String::from_utf8(w.to_ascii_uppercase()).unwrap_or_default(),
+            start,
+        ))
     }
 
     fn digits(&mut self) -> Result<(u64, usize)> {

@@ -58,6 +58,19 @@ fn needs_view(a: &FetchAttribute) -> bool {
             a,
             FetchAttribute::InternalDate | FetchAttribute::Rfc822Size | FetchAttribute::Rfc822
         )
+        && !is_whole_message(a)
+}
+
+/// `BODY[]` / `BODY.PEEK[]` (and `BINARY[]`, the message unchanged): the
+/// stored bytes as they are, no MIME parse.
+fn is_whole_message(a: &FetchAttribute) -> bool {
+    match a {
+        FetchAttribute::BodySection { section, .. } => {
+            section.part.is_empty() && section.text.is_none()
+        }
+        FetchAttribute::Binary { part, .. } => part.is_empty(),
+        _ => false,
+    }
 }
 
 /// Whether the attribute needs only the message's header (ENVELOPE, the
@@ -331,6 +344,20 @@ fn build_item(
         }
         FetchAttribute::BodySection {
             section, partial, ..
+        } if is_whole_message(attr) => FetchData::BodySection {
+            section: section.clone(),
+            origin: partial.map(|p| p.offset),
+            data: Some(apply_partial(raw()?, *partial)),
+        },
+        FetchAttribute::Binary { part, partial, .. } if is_whole_message(attr) => {
+            FetchData::Binary {
+                part: part.clone(),
+                origin: partial.map(|p| p.offset),
+                data: Some(apply_partial(raw()?, *partial)),
+            }
+        }
+        FetchAttribute::BodySection {
+            section, partial, ..
         } => {
             // A part that does not exist is NIL.
             let data = view()?.section(section);
@@ -398,6 +425,10 @@ mod tests {
             for s in &sections {
                 assert_eq!(full.section(s), head.section(s), "{raw:?} {s:?}");
             }
+            // BODY[] and BINARY[] are served from the raw bytes, unparsed:
+            // the same as the parsed view gives.
+            assert_eq!(full.section(&Section::default()), Some(raw.clone()));
+            assert_eq!(full.binary(&[]).ok(), Some(raw.clone()));
         }
     }
 }
