@@ -19,11 +19,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen = None, timeout: float = 20.0) -> None:
+    """Waits until something accepts on 127.0.0.1:port; fails early if
+    `proc` (when given) exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early with {proc.returncode}: {proc.stderr.read()}")
+        if proc is not None and proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"server exited early with {proc.returncode}: {err}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
