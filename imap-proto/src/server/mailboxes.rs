@@ -235,18 +235,7 @@ impl<S: MailboxStore> ServerSession<S> {
     }
 
     pub(crate) fn store_failed(&mut self, tag: Tag, e: StoreError) {
-        let code = e.code();
-        let text = match &e {
-            StoreError::NonExistent => "Mailbox does not exist".to_owned(),
-            other => {
-                let t = other.to_string();
-                let mut c = t.chars();
-                c.next()
-                    .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                    .unwrap_or_default()
-            }
-        };
-        self.no(tag, Some(code), &text);
+        self.no(tag, Some(e.code()), &e.response_text());
     }
 
     fn select(

@@ -68,31 +68,42 @@ pub struct SearchEnv {
     pub saved: Option<SequenceSet>,
 }
 
+/// Whether any key of the program, nested ones included (inside NOT, OR
+/// and parentheses), satisfies `pred`.
+pub fn any_key(keys: &[SearchKey], pred: &impl Fn(&SearchKey) -> bool) -> bool {
+    keys.iter().any(|k| {
+        pred(k)
+            || match k {
+                SearchKey::Not(k) => any_key(std::slice::from_ref(k), pred),
+                SearchKey::Or(a, b) => {
+                    any_key(std::slice::from_ref(a), pred) || any_key(std::slice::from_ref(b), pred)
+                }
+                SearchKey::And(v) => any_key(v, pred),
+                _ => false,
+            }
+    })
+}
+
 /// Whether any key needs the message's header or body (so the server loads
 /// it only then).
 pub fn needs_message(keys: &[SearchKey]) -> bool {
-    keys.iter().any(key_needs_message)
-}
-
-fn key_needs_message(key: &SearchKey) -> bool {
     use SearchKey as K;
-    match key {
-        K::Bcc(_)
-        | K::Body(_)
-        | K::Cc(_)
-        | K::From(_)
-        | K::Header(..)
-        | K::Subject(_)
-        | K::Text(_)
-        | K::To(_)
-        | K::SentBefore(_)
-        | K::SentOn(_)
-        | K::SentSince(_) => true,
-        K::Not(k) => key_needs_message(k),
-        K::Or(a, b) => key_needs_message(a) || key_needs_message(b),
-        K::And(keys) => needs_message(keys),
-        _ => false,
-    }
+    any_key(keys, &|k| {
+        matches!(
+            k,
+            K::Bcc(_)
+                | K::Body(_)
+                | K::Cc(_)
+                | K::From(_)
+                | K::Header(..)
+                | K::Subject(_)
+                | K::Text(_)
+                | K::To(_)
+                | K::SentBefore(_)
+                | K::SentOn(_)
+                | K::SentSince(_)
+        )
+    })
 }
 
 /// Whether the candidate matches all of `keys`.

@@ -2,7 +2,7 @@
 //! STORE, COPY, MOVE, SORT and THREAD (FETCH is in `fetch.rs`).
 
 use super::message::MessageView;
-use super::search::{Candidate, SearchEnv, check_charset, matches, needs_message};
+use super::search::{Candidate, SearchEnv, any_key, check_charset, matches, needs_message};
 use super::session::{ServerSession, uid_set};
 use super::sort::{SortItem, sort, thread};
 use super::store::{FlagChange, MailboxStore, MessageRecord, StoreError};
@@ -14,15 +14,25 @@ use crate::sequence::SequenceSet;
 use crate::tag::Tag;
 
 fn uses_modseq(keys: &[SearchKey]) -> bool {
-    keys.iter().any(|k| match k {
-        SearchKey::ModSeq { .. } => true,
-        SearchKey::Not(k) => uses_modseq(std::slice::from_ref(k)),
-        SearchKey::Or(a, b) => {
-            uses_modseq(std::slice::from_ref(a)) || uses_modseq(std::slice::from_ref(b))
-        }
-        SearchKey::And(v) => uses_modseq(v),
-        _ => false,
-    })
+    any_key(keys, &|k| matches!(k, SearchKey::ModSeq { .. }))
+}
+
+/// Whether a key reads the internal date, the size or the content of a
+/// message (anything the view alone cannot answer).
+fn uses_record(keys: &[SearchKey]) -> bool {
+    needs_message(keys)
+        || any_key(keys, &|k| {
+            matches!(
+                k,
+                SearchKey::Before(_)
+                    | SearchKey::On(_)
+                    | SearchKey::Since(_)
+                    | SearchKey::Older(_)
+                    | SearchKey::Younger(_)
+                    | SearchKey::Larger(_)
+                    | SearchKey::Smaller(_)
+            )
+        })
 }
 
 /// One message that matched a search, with what SORT and THREAD need.
@@ -206,34 +216,52 @@ impl<S: MailboxStore> ServerSession<S> {
             now_unix: self.now_unix,
             saved: uid_set(&self.saved),
         };
-        let targets: Vec<(u32, u32, u64)> = view
+        // (number, UID, mod-sequence, flags) of every message still here.
+        let targets: Vec<(u32, u32, u64, Vec<Flag>)> = view
             .messages
             .iter()
             .enumerate()
             .filter(|(_, m)| !view.pending_expunges.contains(&m.uid))
-            .map(|(i, m)| (i as u32 + 1, m.uid, m.modseq))
+            .map(|(i, m)| (i as u32 + 1, m.uid, m.modseq, m.flags.clone()))
             .collect();
-        let flags_of: Vec<Vec<Flag>> = view.messages.iter().map(|m| m.flags.clone()).collect();
+        // Keys on flags, numbers and UIDs are answered from the view; the
+        // store is read only for dates, sizes and content.
+        let fetch = keep || uses_record(&program.criteria);
+        let unread = crate::datetime::DateTime::from_unix_seconds(0);
         let mut hits = Vec::new();
-        for (seq, uid, modseq) in targets {
-            let record = match store.fetch(self.user_name(), &name, uid) {
-                Ok(r) => r,
-                Err(StoreError::NonExistent) => continue,
-                Err(e) => {
-                    self.store_failed(tag.clone(), e);
-                    return None;
+        for (seq, uid, modseq, flags) in targets {
+            let record = if fetch {
+                match store.fetch(self.user_name(), &name, uid) {
+                    Ok(r) => Some(r),
+                    Err(StoreError::NonExistent) => continue,
+                    Err(e) => {
+                        self.store_failed(tag.clone(), e);
+                        return None;
+                    }
                 }
+            } else {
+                None
             };
-            let message = content.then(|| MessageView::new(record.raw.clone()));
-            let flags = flags_of.get(seq as usize - 1).cloned().unwrap_or_default();
+            let message = match &record {
+                Some(r) if content => Some(MessageView::new(r.raw.clone())),
+                _ => None,
+            };
+            let (internal_date, size) = match &record {
+                Some(r) => (r.internal_date, r.raw.len() as u64),
+                // Not read by any key (see `uses_record`).
+                None => match unread {
+                    Some(d) => (d, 0),
+                    None => continue,
+                },
+            };
             let candidate = Candidate {
                 seq,
                 uid,
                 flags: &flags,
                 recent: false,
                 modseq,
-                internal_date: record.internal_date,
-                size: record.raw.len() as u64,
+                internal_date,
+                size,
                 message: message.as_ref(),
             };
             if matches(&program.criteria, &candidate, &env) {
@@ -241,7 +269,7 @@ impl<S: MailboxStore> ServerSession<S> {
                     seq,
                     uid,
                     modseq,
-                    record: keep.then_some(record),
+                    record: if keep { record } else { None },
                     view: if keep { message } else { None },
                 });
             }

@@ -798,10 +798,7 @@ impl<S: MailboxStore> ServerSession<S> {
             Err(StoreError::NonExistent) => {
                 refuse(self, Code::TryCreate, "Mailbox does not exist");
             }
-            Err(e) => {
-                let code = e.code();
-                refuse(self, code, &e.to_string());
-            }
+            Err(e) => refuse(self, e.code(), &e.response_text()),
         }
     }
 
@@ -844,10 +841,7 @@ impl<S: MailboxStore> ServerSession<S> {
             Err(StoreError::NonExistent) => {
                 self.no(tag, Some(Code::TryCreate), "Mailbox does not exist")
             }
-            Err(e) => {
-                let code = e.code();
-                self.no(tag, Some(code), &e.to_string());
-            }
+            Err(e) => self.no(tag, Some(e.code()), &e.response_text()),
         }
     }
 

@@ -57,6 +57,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The text of the `NO` response that reports this error: the message
+    /// as a sentence.
+    pub fn response_text(&self) -> String {
+        match self {
+            Self::NonExistent => "Mailbox does not exist".to_owned(),
+            other => {
+                let t = other.to_string();
+                let mut c = t.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                    .unwrap_or_default()
+            }
+        }
+    }
+
     /// The response code that reports this error.
     pub fn code(&self) -> Code {
         match self {
