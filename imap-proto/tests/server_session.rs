@@ -718,6 +718,59 @@ fn any_chunking_gives_the_same_output() {
     }
 }
 
+#[test]
+fn search_mixing_flag_keys_with_date_and_size_keys() {
+    // Flag-only programs are answered from the view; these need the store.
+    let s = with_messages(4);
+    let mut c = Client::new(&s, config());
+    c.login();
+    c.send(b"1 SELECT INBOX\r\n");
+    c.send(b"2 STORE 1,3 +FLAGS.SILENT (\\Seen)\r\n");
+    // MemoryStore::new dates messages 1 January 2000.
+    assert_eq!(
+        c.send(b"3 SEARCH SEEN SINCE 1-Jan-2000\r\n"),
+        "* SEARCH 1 3\r\n3 OK SEARCH completed\r\n"
+    );
+    assert_eq!(
+        c.send(b"4 SEARCH OR SEEN BEFORE 1-Jan-2000\r\n"),
+        "* SEARCH 1 3\r\n4 OK SEARCH completed\r\n"
+    );
+    assert_eq!(
+        c.send(b"5 SEARCH NOT SEEN LARGER 10\r\n"),
+        "* SEARCH 2 4\r\n5 OK SEARCH completed\r\n"
+    );
+    assert_eq!(
+        c.send(b"6 SEARCH UNSEEN SMALLER 10\r\n"),
+        "* SEARCH\r\n6 OK SEARCH completed\r\n"
+    );
+}
+
+#[test]
+fn store_message_size_limit_refuses_the_append() {
+    let mut s = store();
+    s.set_max_message(10);
+    let mut c = Client::new(&s, config());
+    c.login();
+    let out = c.send(b"A APPEND INBOX {11+}\r\nhello world\r\n");
+    assert_eq!(out, "A NO [LIMIT] Limit exceeded: message too large\r\n");
+    let out = c.send(b"B APPEND INBOX {10+}\r\nhello worl\r\n");
+    assert!(out.starts_with("B OK [APPENDUID "), "{out}");
+    assert_eq!(s.messages("alice", "INBOX").len(), 1);
+}
+
+#[test]
+fn autologout_after_login_waits_thirty_minutes() {
+    let s = store();
+    let mut c = Client::new(&s, config());
+    c.login();
+    let deadline = c.session.poll_timeout().unwrap();
+    assert_eq!(deadline, c.now + Duration::from_secs(30 * 60));
+    c.session.handle_timeout(deadline - Duration::from_secs(1));
+    assert!(!c.session.is_closed());
+    c.session.handle_timeout(deadline);
+    assert_eq!(c.drain(), "* BYE Autologout; idle for too long\r\n");
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
