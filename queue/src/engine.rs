@@ -351,6 +351,34 @@ impl Engine {
         .await
     }
 
+    pub(crate) async fn complete(
+        &self,
+        lease: &Lease,
+        outcomes: &[RecipientOutcome],
+        now: Timestamp,
+    ) -> Result<usize, QueueError> {
+        let (pending, done) = {
+            let mut core = self.lock();
+            let pending = core.record(lease, outcomes, now)?;
+            let done = if pending > 0 {
+                if outcomes.is_empty() {
+                    Vec::new()
+                } else {
+                    self.persist(&core, &[lease.id])
+                }
+            } else {
+                core.entries.remove(&lease.id);
+                match &self.spool {
+                    Some(spool) => vec![spool.committer.submit(Write::Delete { id: lease.id })],
+                    None => Vec::new(),
+                }
+            };
+            (pending, done)
+        };
+        wait(done).await?;
+        Ok(pending)
+    }
+
     pub(crate) async fn defer(
         &self,
         lease: &Lease,

@@ -79,6 +79,22 @@ pub trait QueueStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<usize, QueueError>> + Send;
 
+    /// Records outcomes like [`record`](Self::record) and, when that leaves
+    /// no recipient pending, removes the message in the same durable step,
+    /// without writing its final state first (the spool unlinks its files;
+    /// a database deletes the row in the record's transaction). Returns how
+    /// many recipients are still pending: `0` means the message is gone.
+    ///
+    /// This is the common end of a delivery: one durable change per
+    /// message instead of a `record` and then a `delete`. A crash before it
+    /// is durable leaves the message as it was, to be delivered again.
+    fn complete(
+        &self,
+        lease: &Lease,
+        outcomes: &[RecipientOutcome],
+        now: Timestamp,
+    ) -> impl Future<Output = Result<usize, QueueError>> + Send;
+
     /// Ends the lease after a failed attempt: one more attempt is counted,
     /// and the message is due again at `deferral.next_attempt`.
     fn defer(
@@ -176,6 +192,15 @@ macro_rules! delegate_store {
                 now: $crate::Timestamp,
             ) -> Result<usize, $crate::QueueError> {
                 self.engine.record(lease, outcomes, now).await
+            }
+
+            async fn complete(
+                &self,
+                lease: &$crate::Lease,
+                outcomes: &[$crate::RecipientOutcome],
+                now: $crate::Timestamp,
+            ) -> Result<usize, $crate::QueueError> {
+                self.engine.complete(lease, outcomes, now).await
             }
 
             async fn defer(

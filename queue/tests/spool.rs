@@ -124,6 +124,38 @@ async fn reopening_finds_every_message_and_its_state() {
     assert!(newer > ids[4]);
 }
 
+/// `complete` of a finished message writes no state file (no file fsync,
+/// one removal), and the message stays gone after reopening.
+#[tokio::test]
+async fn complete_removes_files_without_writing_state() {
+    let dir = TempDir::new("complete");
+    let (s, _) = open(&dir);
+    let id = s
+        .enqueue(envelope(&["a@x.example"]), Bytes::from_static(b"hi"), T0)
+        .await
+        .unwrap();
+    let l = s.lease(request(1, 60), T0).await.unwrap().remove(0);
+    let before = s.stats();
+    assert_eq!(s.complete(&l, &[delivered(0)], at(1)).await.unwrap(), 0);
+    let after = s.stats();
+    assert_eq!(
+        (
+            after.writes - before.writes,
+            after.file_syncs - before.file_syncs
+        ),
+        (1, 0)
+    );
+    assert!(
+        names(dir.path())
+            .iter()
+            .all(|n| !n.starts_with(&id.to_string()))
+    );
+    drop(s);
+    let (s, report) = open(&dir);
+    assert!(report.is_clean(), "{report:?}");
+    assert!(s.list(at(2)).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn an_interrupted_state_write_is_recovered() {
     let dir = TempDir::new("interrupted");

@@ -408,6 +408,147 @@ impl PgStore {
         }
     }
 
+    /// `record`, and with `remove` the row's removal in the same
+    /// transaction once nothing is pending (`complete`).
+    async fn record_outcomes(
+        &self,
+        lease: &Lease,
+        outcomes: &[RecipientOutcome],
+        now: Timestamp,
+        remove: bool,
+    ) -> Result<usize, QueueError> {
+        const OP: &str = "record";
+        let id = lease.id.to_string();
+        let mut conn = self.conn(OP).await?;
+        let lock = conn
+            .prepare(sql::LOCK_MESSAGE)
+            .await
+            .map_err(|e| self.db(OP, e))?;
+        let statuses = conn
+            .prepare(sql::RECIPIENT_STATUSES)
+            .await
+            .map_err(|e| self.db(OP, e))?;
+        let update = conn
+            .prepare(sql::RECORD)
+            .await
+            .map_err(|e| self.db(OP, e))?;
+        let delete = if remove {
+            Some(
+                conn.prepare(sql::DELETE)
+                    .await
+                    .map_err(|e| self.db(OP, e))?,
+            )
+        } else {
+            None
+        };
+        let tx = conn
+            .client
+            .transaction()
+            .await
+            .map_err(|e| self.db(OP, e))?;
+        let row = tx
+            .query_opt(&lock, &[&id])
+            .await
+            .map_err(|e| self.db(OP, e))?
+            .ok_or(MisuseError::UnknownMessage(lease.id))?;
+        let token: Option<i64> = self.col(&row, 0, &id)?;
+        if token != Some(db_token(lease)) {
+            return Err(MisuseError::LeaseLost(lease.id).into());
+        }
+        // Read after the lock: a statement of its own sees every change
+        // committed before.
+        let mut current = Vec::new();
+        for (i, row) in tx
+            .query(&statuses, &[&id])
+            .await
+            .map_err(|e| self.db(OP, e))?
+            .iter()
+            .enumerate()
+        {
+            let index: i32 = self.col(row, 0, &id)?;
+            let status: &str = self.col(row, 1, &id)?;
+            if usize::try_from(index).ok() != Some(i) {
+                return Err(self.corrupt(&id, format!("recipient index {index} at {i}")));
+            }
+            current.push(
+                parse_status(status)
+                    .ok_or_else(|| self.corrupt(&id, format!("status {status:?}")))?,
+            );
+        }
+
+        // Check every outcome, in order, before writing any: (status,
+        // reply, outcomes) per index.
+        let mut changes: BTreeMap<usize, (RecipientStatus, &str, i64)> = BTreeMap::new();
+        for o in outcomes {
+            let not_leased = MisuseError::NotLeased {
+                id: lease.id,
+                index: o.index,
+            };
+            if lease.pending.binary_search(&o.index).is_err() {
+                return Err(not_leased.into());
+            }
+            let status = match current.get_mut(o.index) {
+                Some(s) if *s == RecipientStatus::Pending => s,
+                _ => return Err(not_leased.into()),
+            };
+            let (new, reply) = match &o.outcome {
+                Outcome::Delivered { reply } => (RecipientStatus::Delivered, reply),
+                Outcome::Failed { reply } => (RecipientStatus::Failed, reply),
+                Outcome::Deferred { reply } => (RecipientStatus::Pending, reply),
+            };
+            *status = new;
+            let change = changes.entry(o.index).or_insert((new, reply.as_str(), 0));
+            *change = (new, reply.as_str(), change.2 + 1);
+        }
+        let pending = current
+            .iter()
+            .filter(|&&s| s == RecipientStatus::Pending)
+            .count();
+        if pending == 0
+            && let Some(delete) = &delete
+        {
+            tx.execute(delete, &[&id])
+                .await
+                .map_err(|e| self.db(OP, e))?;
+            tx.commit().await.map_err(|e| self.db(OP, e))?;
+            return Ok(0);
+        }
+        if changes.is_empty() {
+            // Nothing to write; the transaction ends with the lock.
+            return Ok(pending);
+        }
+        let mut indices = Vec::with_capacity(changes.len());
+        let mut new_statuses = Vec::with_capacity(changes.len());
+        let mut replies = Vec::with_capacity(changes.len());
+        let mut counts = Vec::with_capacity(changes.len());
+        for (index, (status, reply, n)) in changes {
+            indices.push(i32::try_from(index).map_err(|_| MisuseError::NotLeased {
+                id: lease.id,
+                index,
+            })?);
+            new_statuses.push(status_text(status));
+            replies.push(escape_text(reply));
+            counts.push(n);
+        }
+        let replies: Vec<&str> = replies.iter().map(|r| r.as_ref()).collect();
+        tx.execute(
+            &update,
+            &[
+                &id,
+                &indices,
+                &new_statuses,
+                &db_time(now),
+                &replies,
+                &counts,
+                &db_count(pending),
+            ],
+        )
+        .await
+        .map_err(|e| self.db(OP, e))?;
+        tx.commit().await.map_err(|e| self.db(OP, e))?;
+        Ok(pending)
+    }
+
     /// Runs a statement that changes one message by ID; no row means no
     /// such message.
     async fn change(
@@ -705,118 +846,16 @@ impl QueueStore for PgStore {
         outcomes: &[RecipientOutcome],
         now: Timestamp,
     ) -> Result<usize, QueueError> {
-        const OP: &str = "record";
-        let id = lease.id.to_string();
-        let mut conn = self.conn(OP).await?;
-        let lock = conn
-            .prepare(sql::LOCK_MESSAGE)
-            .await
-            .map_err(|e| self.db(OP, e))?;
-        let statuses = conn
-            .prepare(sql::RECIPIENT_STATUSES)
-            .await
-            .map_err(|e| self.db(OP, e))?;
-        let update = conn
-            .prepare(sql::RECORD)
-            .await
-            .map_err(|e| self.db(OP, e))?;
-        let tx = conn
-            .client
-            .transaction()
-            .await
-            .map_err(|e| self.db(OP, e))?;
-        let row = tx
-            .query_opt(&lock, &[&id])
-            .await
-            .map_err(|e| self.db(OP, e))?
-            .ok_or(MisuseError::UnknownMessage(lease.id))?;
-        let token: Option<i64> = self.col(&row, 0, &id)?;
-        if token != Some(db_token(lease)) {
-            return Err(MisuseError::LeaseLost(lease.id).into());
-        }
-        // Read after the lock: a statement of its own sees every change
-        // committed before.
-        let mut current = Vec::new();
-        for (i, row) in tx
-            .query(&statuses, &[&id])
-            .await
-            .map_err(|e| self.db(OP, e))?
-            .iter()
-            .enumerate()
-        {
-            let index: i32 = self.col(row, 0, &id)?;
-            let status: &str = self.col(row, 1, &id)?;
-            if usize::try_from(index).ok() != Some(i) {
-                return Err(self.corrupt(&id, format!("recipient index {index} at {i}")));
-            }
-            current.push(
-                parse_status(status)
-                    .ok_or_else(|| self.corrupt(&id, format!("status {status:?}")))?,
-            );
-        }
+        self.record_outcomes(lease, outcomes, now, false).await
+    }
 
-        // Check every outcome, in order, before writing any: (status,
-        // reply, outcomes) per index.
-        let mut changes: BTreeMap<usize, (RecipientStatus, &str, i64)> = BTreeMap::new();
-        for o in outcomes {
-            let not_leased = MisuseError::NotLeased {
-                id: lease.id,
-                index: o.index,
-            };
-            if lease.pending.binary_search(&o.index).is_err() {
-                return Err(not_leased.into());
-            }
-            let status = match current.get_mut(o.index) {
-                Some(s) if *s == RecipientStatus::Pending => s,
-                _ => return Err(not_leased.into()),
-            };
-            let (new, reply) = match &o.outcome {
-                Outcome::Delivered { reply } => (RecipientStatus::Delivered, reply),
-                Outcome::Failed { reply } => (RecipientStatus::Failed, reply),
-                Outcome::Deferred { reply } => (RecipientStatus::Pending, reply),
-            };
-            *status = new;
-            let change = changes.entry(o.index).or_insert((new, reply.as_str(), 0));
-            *change = (new, reply.as_str(), change.2 + 1);
-        }
-        let pending = current
-            .iter()
-            .filter(|&&s| s == RecipientStatus::Pending)
-            .count();
-        if changes.is_empty() {
-            // Nothing to write; the transaction ends with the lock.
-            return Ok(pending);
-        }
-        let mut indices = Vec::with_capacity(changes.len());
-        let mut new_statuses = Vec::with_capacity(changes.len());
-        let mut replies = Vec::with_capacity(changes.len());
-        let mut counts = Vec::with_capacity(changes.len());
-        for (index, (status, reply, n)) in changes {
-            indices.push(i32::try_from(index).map_err(|_| MisuseError::NotLeased {
-                id: lease.id,
-                index,
-            })?);
-            new_statuses.push(status_text(status));
-            replies.push(escape_text(reply));
-            counts.push(n);
-        }
-        let replies: Vec<&str> = replies.iter().map(|r| r.as_ref()).collect();
-        tx.execute(
-            &update,
-            &[
-                &id,
-                &indices,
-                &new_statuses,
-                &db_time(now),
-                &replies,
-                &counts,
-                &db_count(pending),
-            ],
-        )
-        .await
-        .map_err(|e| self.db(OP, e))?;
-        tx.commit().await.map_err(|e| self.db(OP, e))?;
-        Ok(pending)
+    async fn complete(
+        &self,
+        lease: &Lease,
+        outcomes: &[RecipientOutcome],
+        now: Timestamp,
+    ) -> Result<usize, QueueError> {
+        self.record_outcomes(lease, outcomes, now, true).await
     }
 
     async fn defer(

@@ -35,6 +35,7 @@ macro_rules! backend_suite {
             future_release_waits,
             unlease_returns_work_without_an_attempt,
             delete_while_leased,
+            complete_removes_a_finished_message,
             five_day_lifetime_through_the_store,
             concurrent_enqueues,
         ]);
@@ -531,6 +532,86 @@ pub(crate) mod cases {
             misuse(s.record(&l, &[delivered(0)], T0).await.unwrap_err()),
             MisuseError::UnknownMessage(id)
         );
+    }
+
+    /// `complete` records like `record`, and removes the message in the
+    /// same step once nothing is pending; it checks the lease and the
+    /// outcomes first, like `record`.
+    pub async fn complete_removes_a_finished_message<S: QueueStore>(s: Arc<S>) {
+        let id = s
+            .enqueue(
+                envelope(&["a@x.example", "b@y.example", "c@x.example"]),
+                Bytes::from_static(b"x"),
+                T0,
+            )
+            .await
+            .unwrap();
+        let l = s.lease(request(1, 600), T0).await.unwrap().remove(0);
+        // Something still pending: an ordinary record.
+        assert_eq!(s.complete(&l, &[delivered(0)], at(1)).await.unwrap(), 2);
+        let info = s.inspect(id, at(1)).await.unwrap();
+        assert_eq!(info.state.recipients[0].status, RecipientStatus::Delivered);
+        // An invalid outcome changes nothing and removes nothing.
+        assert_eq!(
+            misuse(
+                s.complete(&l, &[delivered(1), delivered(0)], at(2))
+                    .await
+                    .unwrap_err()
+            ),
+            MisuseError::NotLeased { id, index: 0 }
+        );
+        assert_eq!(
+            s.inspect(id, at(2)).await.unwrap().state.recipients[1].status,
+            RecipientStatus::Pending
+        );
+        // The last outcomes: the message is gone.
+        assert_eq!(
+            s.complete(&l, &[failed(1), delivered(2)], at(3))
+                .await
+                .unwrap(),
+            0
+        );
+        assert!(s.list(at(3)).await.unwrap().is_empty());
+        assert_eq!(
+            misuse(s.read_data(id).await.unwrap_err()),
+            MisuseError::UnknownMessage(id)
+        );
+        assert_eq!(
+            misuse(s.complete(&l, &[], at(4)).await.unwrap_err()),
+            MisuseError::UnknownMessage(id)
+        );
+
+        // Nothing to record and nothing pending (the process died between
+        // the last record and the delete): `complete` with no outcomes
+        // removes it.
+        let id = s
+            .enqueue(envelope(&["a@x.example"]), Bytes::new(), at(5))
+            .await
+            .unwrap();
+        let l = s.lease(request(1, 600), at(5)).await.unwrap().remove(0);
+        assert_eq!(s.record(&l, &[delivered(0)], at(5)).await.unwrap(), 0);
+        assert_eq!(s.complete(&l, &[], at(6)).await.unwrap(), 0);
+        assert_eq!(
+            misuse(s.inspect(id, at(6)).await.unwrap_err()),
+            MisuseError::UnknownMessage(id)
+        );
+
+        // A lost lease cannot complete.
+        let id = s
+            .enqueue(envelope(&["a@x.example"]), Bytes::new(), at(7))
+            .await
+            .unwrap();
+        let stale = s.lease(request(1, 1), at(7)).await.unwrap().remove(0);
+        let _fresh = s.lease(request(1, 600), at(9)).await.unwrap().remove(0);
+        assert_eq!(
+            misuse(
+                s.complete(&stale, &[delivered(0)], at(9))
+                    .await
+                    .unwrap_err()
+            ),
+            MisuseError::LeaseLost(id)
+        );
+        assert_eq!(s.list(at(9)).await.unwrap().len(), 1);
     }
 
     /// A message whose destination never answers, driven through the store
