@@ -7,6 +7,7 @@
 //! cargo run --release -p postel-queue --example relay --features delivery -- \
 //!     --listen 127.0.0.1:2525 --spool /tmp/relay-spool --relayhost '[127.0.0.1]:2526' \
 //!     [--min-backoff SECONDS] [--max-backoff SECONDS] [--lifetime SECONDS]
+//!     [--delay-warning SECONDS]
 //! ```
 //!
 //! It relays for anyone who can reach `--listen`: bind it to loopback. It
@@ -16,7 +17,10 @@
 //! connections; stderr gets one line per delivery outcome.
 //!
 //! Recipients that fail for good get an RFC 3464 failure report, queued in
-//! the same spool from the null sender to the original sender.
+//! the same spool from the null sender to the original sender; with
+//! `--delay-warning SECONDS` a delay report when a message waits that long,
+//! and recipients with NOTIFY=SUCCESS a `relayed` report when the
+//! relayhost does not offer DSN.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -27,8 +31,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use postel_dns::{Answer, Query, Record, RecordType, Resolver};
 use postel_queue::deliver::{
-    FailedRecipient, FailureReason, FinalFailureHook, HookError, HookFuture, SmtpNexthop,
-    SmtpPolicy, Status, TransportTable, Worker, WorkerOptions,
+    HookError, HookFuture, ReportHook, ReportedRecipient, SmtpNexthop, SmtpPolicy, Status,
+    TransportTable, Worker, WorkerOptions,
 };
 use postel_queue::dsn::{DsnConfig, DsnInput, DsnKind, DsnRecipient, build_dsn};
 use postel_queue::schedule::DestinationPolicy;
@@ -64,6 +68,11 @@ struct Args {
     /// How long a message is tried before it expires, in seconds.
     #[arg(long, default_value_t = 5 * 86_400)]
     lifetime: u64,
+    /// Send a delay report (to senders whose recipients did not opt out
+    /// with NOTIFY) once a message has waited this many seconds; off by
+    /// default, as in Postfix.
+    #[arg(long)]
+    delay_warning: Option<u64>,
     /// Our host name: greeting, Received, EHLO.
     #[arg(long, default_value = "relay.postel.test")]
     hostname: String,
@@ -247,21 +256,23 @@ impl ServerHandler for Receiver {
     }
 }
 
-/// The final-failure hook: one RFC 3464 failure report for the recipients
-/// that failed together, enqueued in the same spool (from the null sender,
-/// so it is never bounced itself). It runs before the failures are
-/// recorded: if enqueueing the report fails, the recipients stay deferred
+/// The report hook: one RFC 3464 report for the recipients concerned
+/// (failed together, delayed, or relayed to a next hop without DSN when
+/// they asked for NOTIFY=SUCCESS), enqueued in the same spool from the null
+/// sender, so it is never bounced itself. A failure report is queued before
+/// the failures are recorded: if that fails, the recipients stay deferred
 /// and the report is tried again.
 struct Bounces {
     store: Arc<SpoolStore>,
     config: DsnConfig,
 }
 
-impl FinalFailureHook for Bounces {
-    fn on_final_failure<'a>(
+impl ReportHook for Bounces {
+    fn on_report<'a>(
         &'a self,
         message: &'a MessageInfo,
-        failed: &'a [FailedRecipient],
+        kind: DsnKind,
+        recipients: &'a [ReportedRecipient],
     ) -> HookFuture<'a> {
         Box::pin(async move {
             let now = SystemClock::now();
@@ -270,15 +281,12 @@ impl FinalFailureHook for Bounces {
                 .read_data(message.id)
                 .await
                 .map_err(|e| HookError(Box::new(e)))?;
-            let recipients: Vec<DsnRecipient> = failed
+            let list: Vec<DsnRecipient> = recipients
                 .iter()
                 .map(|f| DsnRecipient {
                     index: f.index,
                     reply: f.reply.clone(),
-                    status: match f.reason {
-                        FailureReason::Expired(_) => "4.4.7".parse().ok(),
-                        FailureReason::Rejected => None,
-                    },
+                    status: f.expired.and_then(|_| "4.4.7".parse().ok()),
                     remote_mta: f.remote.clone(),
                     last_attempt: Some(now),
                 })
@@ -288,8 +296,8 @@ impl FinalFailureHook for Bounces {
                 id: message.id,
                 envelope: &message.envelope,
                 message: &data,
-                kind: DsnKind::Failure,
-                recipients: &recipients,
+                kind,
+                recipients: &list,
                 now,
             };
             let Some(report) = build_dsn(&input) else {
@@ -302,9 +310,10 @@ impl FinalFailureHook for Bounces {
                 .await
                 .map_err(|e| HookError(Box::new(e)))?;
             eprintln!(
-                "relay: {}: failure report {id} for {} recipient(s)",
+                "relay: {}: {} report {id} for {} recipient(s)",
                 message.id,
-                failed.len()
+                kind.action(),
+                recipients.len()
             );
             Ok(())
         })
@@ -344,7 +353,7 @@ async fn run(args: Args) -> Result<(), String> {
         maximal_backoff_time: secs(args.max_backoff),
         maximal_queue_lifetime: secs(args.lifetime),
         bounce_queue_lifetime: secs(args.lifetime),
-        delay_warning_time: None,
+        delay_warning_time: args.delay_warning.map(secs),
     };
     let destination = DestinationPolicy {
         minimal_backoff_time: secs(args.min_backoff),
@@ -385,7 +394,7 @@ async fn run(args: Args) -> Result<(), String> {
         options,
     )
     .map_err(|e| e.to_string())?
-    .with_final_failure_hook(Arc::new(Bounces {
+    .with_report_hook(Arc::new(Bounces {
         store: Arc::clone(&store),
         config: DsnConfig::new(args.hostname.clone()),
     }));

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use postel_dns::{Answer, MemoryResolver, Record, RecordType};
 use postel_queue::deliver::{
-    FailedRecipient, FailureReason, RandomSource, ResolveOptions, RunReport, SmtpNexthop,
-    SmtpPolicy, SplitMix64, Status, TlsPolicy, TransportTable, Worker, WorkerOptions,
-    route::resolve_smtp,
+    RandomSource, ReportedRecipient, ResolveOptions, RunReport, SmtpNexthop, SmtpPolicy,
+    SplitMix64, Status, TlsPolicy, TransportTable, Worker, WorkerOptions, route::resolve_smtp,
 };
+use postel_queue::dsn::DsnKind;
 use postel_queue::schedule::{DestinationPolicy, ExpireReason};
 use postel_queue::{
     Envelope, MemoryStore, MessageInfo, Notify, OriginalRecipient, QueueStore, Recipient,
@@ -211,7 +211,8 @@ fn advance(clock: &Clock, secs: u64) {
     clock.fetch_add(secs * 1000, Ordering::SeqCst);
 }
 
-type Failures = Arc<Mutex<Vec<(MessageInfo, Vec<FailedRecipient>)>>>;
+/// The reports the hook was asked for: (message, kind, recipients).
+type Failures = Arc<Mutex<Vec<(MessageInfo, DsnKind, Vec<ReportedRecipient>)>>>;
 
 type TestWorker =
     Worker<MemoryStore, MemoryResolver, Box<dyn Fn() -> Timestamp + Send + Sync + 'static>>;
@@ -228,8 +229,8 @@ fn worker(
         Box::new(move || Timestamp::from_unix_millis(c.load(Ordering::SeqCst)));
     let failures: Failures = Arc::default();
     let f = Arc::clone(&failures);
-    let hook = move |info: &MessageInfo, failed: &[FailedRecipient]| {
-        f.lock().unwrap().push((info.clone(), failed.to_vec()));
+    let hook = move |info: &MessageInfo, kind: DsnKind, r: &[ReportedRecipient]| {
+        f.lock().unwrap().push((info.clone(), kind, r.to_vec()));
     };
     let scheduler = Scheduler::new(RetryPolicy::default(), DestinationPolicy::default()).unwrap();
     let options = WorkerOptions {
@@ -250,7 +251,7 @@ fn worker(
         options,
     )
     .unwrap()
-    .with_final_failure_hook(Arc::new(hook));
+    .with_report_hook(Arc::new(hook));
     (w, failures)
 }
 
@@ -363,11 +364,11 @@ async fn per_recipient_outcomes_dsn_parameters_and_expiry() {
     {
         let f = failures.lock().unwrap();
         assert_eq!(f.len(), 1);
-        let (info, failed) = &f[0];
-        assert_eq!(info.id, id);
+        let (info, kind, failed) = &f[0];
+        assert_eq!((info.id, *kind), (id, DsnKind::Failure));
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].address, "reject@a.test");
-        assert_eq!(failed[0].reason, FailureReason::Rejected);
+        assert_eq!(failed[0].expired, None);
         assert!(
             failed[0].reply.starts_with("550 5.1.1 "),
             "{}",
@@ -408,15 +409,15 @@ async fn per_recipient_outcomes_dsn_parameters_and_expiry() {
     let f = failures.lock().unwrap();
     assert_eq!(f.len(), 2);
     assert_eq!(
-        f[1].1[0].reason,
-        FailureReason::Expired(ExpireReason::Lifetime)
+        (f[1].1, f[1].2[0].expired),
+        (DsnKind::Failure, Some(ExpireReason::Lifetime))
     );
     assert!(
-        f[1].1[0].reply.starts_with("554 5.4.7 "),
+        f[1].2[0].reply.starts_with("554 5.4.7 "),
         "{}",
-        f[1].1[0].reply
+        f[1].2[0].reply
     );
-    assert!(f[1].1[0].reply.contains("451 4.2.1"));
+    assert!(f[1].2[0].reply.contains("451 4.2.1"));
 }
 
 #[tokio::test]
@@ -691,7 +692,7 @@ async fn mx_order_fallback_implicit_and_null_mx() {
     assert_eq!(seen.messages().len(), 2, "one per destination");
     // Null MX fails on the first attempt, without a connection.
     let f = failures.lock().unwrap();
-    let null = f[0].1.iter().find(|r| r.address == "c@null.test").unwrap();
+    let null = f[0].2.iter().find(|r| r.address == "c@null.test").unwrap();
     assert!(null.reply.starts_with("556 5.1.10 ") && null.remote.is_none());
 }
 

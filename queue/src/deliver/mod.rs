@@ -9,7 +9,8 @@
 //! - [`lmtp`]: the LMTP client agent, over TCP or a Unix socket.
 //! - [`worker`]: leases work from a [`QueueStore`](crate::QueueStore),
 //!   groups recipients by destination, applies the
-//!   [`Scheduler`](crate::Scheduler), records outcomes, deletes what is done.
+//!   [`Scheduler`](crate::Scheduler), records outcomes, removes what is done, and calls the report hook
+//!   when a delivery status report is due.
 //!
 //! The protocol is postel-smtp's Sans-IO [`ClientSession`]; this module
 //! only moves bytes over tokio and maps the outcomes: 2yz delivered, 4yz
@@ -38,6 +39,6 @@ pub use session::{
 pub use smtp::{SmtpAgent, SmtpPolicy};
 pub use tls::TlsSetupError;
 pub use worker::{
-    Clock, DeliveryEvent, FailedRecipient, FailureReason, FinalFailureHook, HookError, HookFuture,
-    RunReport, Worker, WorkerError, WorkerOptions,
+    Clock, DeliveryEvent, HookError, HookFuture, ReportHook, ReportedRecipient, RunReport, Worker,
+    WorkerError, WorkerOptions,
 };

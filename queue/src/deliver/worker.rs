@@ -1,13 +1,18 @@
 //! The worker: leases due work from a [`QueueStore`], routes each pending
-//! recipient, delivers per destination (one connection carrying every
-//! message for it), applies the [`Scheduler`] (verdicts, destination
+//! recipient, delivers per destination (connections carrying many
+//! messages each; a destination with much work gets several, up to its
+//! concurrency limit), applies the [`Scheduler`] (verdicts, destination
 //! concurrency, rate and backoff, retry or expiry), records every outcome
-//! and deletes what is finished.
+//! and removes what is finished.
 //!
-//! Deliveries are recorded as soon as each message is through (so a crash
-//! repeats at most the message in flight); deferrals, failures and the
-//! failure hook come at the end of the pass, when every destination of the
-//! message has answered.
+//! Deliveries are recorded as soon as each message is through, so a crash
+//! repeats at most the messages in flight; each recording runs in a task
+//! of its own while the connections go on, so that the store's group
+//! commit makes many of them durable in one flush, and a message whose
+//! last recipients these were is removed in the same step
+//! ([`QueueStore::complete`]). Deferrals, failures and the report hook
+//! come at the end of the pass, when every destination of the message has
+//! answered; the messages of a pass end concurrently too.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -27,6 +32,7 @@ use super::route::{
 use super::session::{Connection, OutboundMessage, RecipientResult, Status};
 use super::smtp::{SmtpAgent, SmtpPolicy};
 use super::tls::TlsSetupError;
+use crate::dsn::DsnKind;
 use crate::envelope::Envelope;
 use crate::error::{MisuseError, QueueError};
 use crate::id::QueueId;
@@ -56,69 +62,78 @@ impl<F: Fn() -> Timestamp + Send + Sync> Clock for F {
     }
 }
 
-/// Why a recipient failed for good.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FailureReason {
-    /// A permanent reply (5yz) or a permanent routing error (null MX,
-    /// no such domain, bad address).
-    Rejected,
-    /// The message expired (queue lifetime, or a DELIVERBY `R` deadline)
-    /// while the recipient was still deferred.
-    Expired(ExpireReason),
-}
-
-/// A recipient that failed for good, for the failure report.
+/// A recipient in a delivery status report.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailedRecipient {
+pub struct ReportedRecipient {
     /// The index in the envelope.
     pub index: usize,
     /// The address.
     pub address: String,
-    /// The reply line recorded: `550 5.1.1 text`.
+    /// The reply recorded: `550 5.1.1 text`, `451 4.4.1 ...`, `250 2.0.0 ok`.
     pub reply: String,
     /// The server that said so (`host[addr]:port`), if one did.
     pub remote: Option<String>,
-    /// Rejected, or expired.
-    pub reason: FailureReason,
+    /// For a failure: the message expired (queue lifetime, or a DELIVERBY
+    /// `R` deadline) while the recipient was still deferred, rather than
+    /// being rejected. `None` for every other report.
+    pub expired: Option<ExpireReason>,
 }
 
-/// What a [`FinalFailureHook`] returns.
+/// What a [`ReportHook`] returns.
 pub type HookFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HookError>> + Send + 'a>>;
 
-/// The hook failed (e.g. the failure report could not be queued): the
-/// recipients are kept as deferred and reported again at the next attempt.
+/// The hook failed (e.g. the report could not be queued). For a failure
+/// report the recipients are kept as deferred and reported again at the
+/// next attempt; a delay report is tried again at the next attempt; a
+/// success report is not tried again (the delivery is recorded all the
+/// same, so that the recipient does not get the message twice).
 #[derive(Debug, thiserror::Error)]
-#[error("final-failure hook: {0}")]
+#[error("report hook: {0}")]
 pub struct HookError(pub Box<dyn std::error::Error + Send + Sync>);
 
-/// HOOK for failure reports (DSN, RFC 3464): called with the message and
-/// the recipients that failed for good in this attempt, before the
-/// failures are recorded and before the message can be deleted, so the
-/// hook may still read the message data from the store. A crash after the
-/// hook and before the record means the hook runs again for the same
-/// recipients (a report twice, never none).
+/// HOOK for delivery status reports (RFC 3464): the worker decides when a
+/// report is due, the hook writes and queues it (the relay example builds
+/// it with [`build_dsn`](crate::dsn::build_dsn)).
 ///
-/// The worker writes no report text itself; the relay example only logs.
-pub trait FinalFailureHook: Send + Sync {
-    /// The failure hook.
-    fn on_final_failure<'a>(
+/// - [`DsnKind::Failure`]: recipients that failed for good in this attempt
+///   (rejected, or expired), all of them whatever their NOTIFY (the report
+///   builder leaves out those that asked for none); called before the
+///   failures are recorded and before the message can be removed, so the
+///   hook may still read the message data. A crash after the hook and
+///   before the record means the hook runs again for the same recipients
+///   (a report twice, never none).
+/// - [`DsnKind::Delay`]: once per message, when `delay_warning_time` has
+///   passed (or a DELIVERBY `N` deadline) and recipients that want delay
+///   reports (NOTIFY=DELAY, or no NOTIFY) are still deferred.
+/// - [`DsnKind::Delivered`] and [`DsnKind::Relayed`]: recipients with
+///   NOTIFY=SUCCESS, delivered by LMTP (final delivery), or relayed by SMTP
+///   to a next hop that does not offer DSN (one that does gets NOTIFY
+///   passed along and reports itself); called before the delivery is
+///   recorded.
+///
+/// `message` shows each recipient's status as it will be recorded.
+pub trait ReportHook: Send + Sync {
+    /// A report of `kind` is due for `recipients` of `message`.
+    fn on_report<'a>(
         &'a self,
         message: &'a MessageInfo,
-        failed: &'a [FailedRecipient],
+        kind: DsnKind,
+        recipients: &'a [ReportedRecipient],
     ) -> HookFuture<'a>;
 }
 
 /// A plain function is a hook that cannot fail.
-impl<F> FinalFailureHook for F
+impl<F> ReportHook for F
 where
-    F: Fn(&MessageInfo, &[FailedRecipient]) + Send + Sync,
+    F: Fn(&MessageInfo, DsnKind, &[ReportedRecipient]) + Send + Sync,
 {
-    fn on_final_failure<'a>(
+    fn on_report<'a>(
         &'a self,
         message: &'a MessageInfo,
-        failed: &'a [FailedRecipient],
+        kind: DsnKind,
+        recipients: &'a [ReportedRecipient],
     ) -> HookFuture<'a> {
-        self(message, failed);
+        self(message, kind, recipients);
         Box::pin(std::future::ready(Ok(())))
     }
 }
@@ -137,6 +152,11 @@ pub struct WorkerOptions {
     pub resolve: ResolveOptions,
     /// Seed of the generator that orders MX hosts of equal preference.
     pub seed: u64,
+    /// A destination with many leased messages gets one connection per
+    /// this many, up to its concurrency limit (Postfix's
+    /// `default_destination_concurrency_limit`, 20 by default) and never
+    /// more than one while it is being probed after failures.
+    pub messages_per_connection: usize,
     /// How long [`Worker::run`] waits when there was nothing to do.
     pub poll_interval: Duration,
     /// How often [`Worker::run`] calls [`Worker::sweep_finished`] (it
@@ -148,13 +168,14 @@ impl Default for WorkerOptions {
     fn default() -> Self {
         WorkerOptions {
             lease: LeaseRequest {
-                max_messages: 64,
+                max_messages: 256,
                 ttl: Duration::from_secs(600),
             },
             smtp: SmtpPolicy::default(),
             lmtp: LmtpPolicy::default(),
             resolve: ResolveOptions::default(),
             seed: 0,
+            messages_per_connection: 8,
             poll_interval: Duration::from_secs(1),
             sweep_interval: Duration::from_secs(300),
         }
@@ -223,6 +244,8 @@ struct MessageWork {
     destinations: HashMap<usize, String>,
     /// Recipients whose outcome is already recorded (deliveries).
     recorded: HashSet<usize>,
+    /// Completed and removed from the store during the pass.
+    removed: bool,
     /// Retry no earlier than this (a backed-off or rate-limited destination).
     not_before: Option<Timestamp>,
     /// Failed as a whole before delivery (DELIVERBY `R` passed).
@@ -247,10 +270,59 @@ struct GroupOutcome {
     connections: usize,
 }
 
-/// Per-message results, sent as soon as each message is done so that
-/// deliveries are recorded at once (a crash later in the pass then
-/// repeats at most the message in flight).
-type ResultSender = tokio::sync::mpsc::UnboundedSender<(usize, Vec<RecipientResult>)>;
+/// How the next hop took the recipients it accepted, for success reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handoff {
+    /// LMTP: delivered to the mailbox.
+    Final,
+    /// SMTP: relayed; `dsn` if the next hop offered DSN (and so got NOTIFY
+    /// and reports itself).
+    Relayed { dsn: bool },
+}
+
+/// One message's results from one connection (or decided locally, with no
+/// handoff), sent as soon as the message is through so that deliveries
+/// are recorded at once (a crash later in the pass then repeats at most
+/// the messages in flight).
+struct Batch {
+    msg: usize,
+    results: Vec<RecipientResult>,
+    handoff: Option<Handoff>,
+}
+
+type ResultSender = tokio::sync::mpsc::UnboundedSender<Batch>;
+
+/// What a store task did for one message.
+#[derive(Default)]
+struct Settled {
+    msg: usize,
+    /// Recipients whose outcomes are now recorded.
+    recorded: Vec<usize>,
+    /// The message was removed (finished).
+    removed: bool,
+    /// The message was deferred.
+    deferred: bool,
+    events: Vec<DeliveryEvent>,
+    errors: Vec<String>,
+}
+
+/// The end of one message's pass, decided by the worker and carried out by
+/// [`settle`] concurrently with the other messages'.
+struct Finish {
+    msg: usize,
+    lease: Lease,
+    destinations: HashMap<usize, String>,
+    /// One result per pending recipient.
+    results: Vec<RecipientResult>,
+    recorded: HashSet<usize>,
+    failed: Vec<ReportedRecipient>,
+    /// Deferred recipients to warn about, and until when the queue tries.
+    delayed: Vec<ReportedRecipient>,
+    retry_until: Timestamp,
+    retry_at: Option<Timestamp>,
+    minimal_backoff: Duration,
+    now: Timestamp,
+}
 
 struct Agents<R> {
     resolver: Arc<R>,
@@ -268,9 +340,10 @@ pub struct Worker<S, R, C> {
     scheduler: Scheduler,
     rng: SplitMix64,
     lease: LeaseRequest,
+    messages_per_connection: usize,
     poll_interval: Duration,
     sweep_interval: Duration,
-    hook: Option<Arc<dyn FinalFailureHook>>,
+    hook: Option<Arc<dyn ReportHook>>,
     last_failure: HashMap<String, String>,
 }
 
@@ -290,7 +363,11 @@ fn fill(results: &ResultSender, job: &Job, reply: &str) {
         .map(|&i| RecipientResult::local(i, reply, None))
         .collect();
     // The receiver outlives every task.
-    let _ = results.send((job.msg, r));
+    let _ = results.send(Batch {
+        msg: job.msg,
+        results: r,
+        handoff: None,
+    });
 }
 
 async fn deliver_group<R: Resolver>(
@@ -366,6 +443,12 @@ async fn deliver_group<R: Resolver>(
             deliver_by_left: job.left,
         };
         let delivery = c.deliver(&message).await;
+        let handoff = match &route {
+            Route::Lmtp(_) => Handoff::Final,
+            Route::Smtp(_) => Handoff::Relayed {
+                dsn: c.capabilities().dsn,
+            },
+        };
         if let Some(error) = delivery.connection_error {
             out.failure = Some(error.to_string());
             if let Some(c) = conn.take() {
@@ -376,7 +459,11 @@ async fn deliver_group<R: Resolver>(
             }
             reconnects -= 1;
         }
-        let _ = results.send((job.msg, delivery.results));
+        let _ = results.send(Batch {
+            msg: job.msg,
+            results: delivery.results,
+            handoff: Some(handoff),
+        });
     }
     if let Some(c) = conn {
         c.quit().await;
@@ -391,15 +478,33 @@ fn event(
 ) -> DeliveryEvent {
     DeliveryEvent {
         id: lease.id,
-        address: lease
-            .envelope
-            .recipients
-            .get(r.index)
-            .map(|x| x.address.clone())
-            .unwrap_or_default(),
+        address: address_of(lease, r.index),
         status: r.status,
         reply: r.reply(),
         destination: destinations.get(&r.index).cloned(),
+    }
+}
+
+fn address_of(lease: &Lease, index: usize) -> String {
+    lease
+        .envelope
+        .recipients
+        .get(index)
+        .map(|x| x.address.clone())
+        .unwrap_or_default()
+}
+
+fn reported(
+    lease: &Lease,
+    r: &RecipientResult,
+    expired: Option<ExpireReason>,
+) -> ReportedRecipient {
+    ReportedRecipient {
+        index: r.index,
+        address: address_of(lease, r.index),
+        reply: r.reply(),
+        remote: r.remote.clone(),
+        expired,
     }
 }
 
@@ -413,6 +518,167 @@ fn expired_reply(reason: ExpireReason, last: &str) -> String {
     } else {
         format!("554 5.4.7 Message expired: {why}; last reply: {last}")
     }
+}
+
+/// Calls the hook with the message as it will be after `results` are
+/// recorded.
+async fn call_hook<S: QueueStore>(
+    store: &S,
+    hook: &dyn ReportHook,
+    lease: &Lease,
+    results: &[RecipientResult],
+    kind: DsnKind,
+    recipients: &[ReportedRecipient],
+    now: Timestamp,
+) -> Result<(), String> {
+    let mut info = store
+        .inspect(lease.id, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    for r in results {
+        if let Some(state) = info.state.recipients.get_mut(r.index) {
+            state.status = match r.status {
+                Status::Delivered => RecipientStatus::Delivered,
+                Status::Failed => RecipientStatus::Failed,
+                Status::Deferred => RecipientStatus::Pending,
+            };
+            state.updated = Some(now);
+            state.last_reply = Some(r.reply());
+        }
+    }
+    hook.on_report(&info, kind, recipients)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Records one message's deliveries from one connection (after the success
+/// report they call for), removing the message when they were its last
+/// pending recipients.
+#[allow(clippy::too_many_arguments)]
+async fn record_deliveries<S: QueueStore>(
+    store: Arc<S>,
+    hook: Option<Arc<dyn ReportHook>>,
+    msg: usize,
+    lease: Lease,
+    delivered: Vec<RecipientResult>,
+    success: Option<(DsnKind, Vec<ReportedRecipient>)>,
+    events: Vec<DeliveryEvent>,
+    last: bool,
+    now: Timestamp,
+) -> Settled {
+    let mut out = Settled {
+        msg,
+        ..Settled::default()
+    };
+    if let (Some(hook), Some((kind, recipients))) = (&hook, &success)
+        && let Err(e) =
+            call_hook(&*store, &**hook, &lease, &delivered, *kind, recipients, now).await
+    {
+        out.errors
+            .push(format!("{}: success report: {e}", lease.id));
+    }
+    let outcomes: Vec<_> = delivered.iter().map(RecipientResult::to_outcome).collect();
+    let recorded = if last {
+        store.complete(&lease, &outcomes, now).await
+    } else {
+        store.record(&lease, &outcomes, now).await
+    };
+    match recorded {
+        Ok(pending) => {
+            out.recorded = delivered.iter().map(|r| r.index).collect();
+            out.removed = last && pending == 0;
+            out.events = events;
+        }
+        Err(e) => out
+            .errors
+            .push(format!("{}: recording deliveries: {e}", lease.id)),
+    }
+    out
+}
+
+/// Carries out the end of one message's pass: failure and delay reports,
+/// the outcomes not yet recorded, then removal (nothing pending) or the
+/// deferral.
+async fn settle<S: QueueStore>(
+    store: Arc<S>,
+    hook: Option<Arc<dyn ReportHook>>,
+    mut f: Finish,
+) -> Settled {
+    let id = f.lease.id;
+    let mut out = Settled {
+        msg: f.msg,
+        ..Settled::default()
+    };
+    if let Some(hook) = &hook
+        && !f.failed.is_empty()
+        && let Err(e) = call_hook(
+            &*store,
+            &**hook,
+            &f.lease,
+            &f.results,
+            DsnKind::Failure,
+            &f.failed,
+            f.now,
+        )
+        .await
+    {
+        out.errors.push(format!("{id}: {e}"));
+        for r in f.results.iter_mut().filter(|r| r.status == Status::Failed) {
+            r.status = Status::Deferred;
+        }
+        f.retry_at
+            .get_or_insert(f.now.saturating_add(f.minimal_backoff));
+    }
+    let mut warned = f.lease.delay_warned;
+    if let Some(hook) = &hook
+        && !f.delayed.is_empty()
+    {
+        let kind = DsnKind::Delay {
+            retry_until: f.retry_until,
+        };
+        match call_hook(
+            &*store, &**hook, &f.lease, &f.results, kind, &f.delayed, f.now,
+        )
+        .await
+        {
+            Ok(()) => warned = true,
+            Err(e) => out.errors.push(format!("{id}: delay report: {e}")),
+        }
+    }
+
+    let unrecorded: Vec<&RecipientResult> = f
+        .results
+        .iter()
+        .filter(|r| !f.recorded.contains(&r.index))
+        .collect();
+    let outcomes: Vec<_> = unrecorded.iter().map(|r| r.to_outcome()).collect();
+    let pending = match store.complete(&f.lease, &outcomes, f.now).await {
+        Ok(p) => p,
+        Err(e) => {
+            out.errors.push(format!("{id}: recording outcomes: {e}"));
+            return out;
+        }
+    };
+    out.recorded = unrecorded.iter().map(|r| r.index).collect();
+    out.events = unrecorded
+        .iter()
+        .map(|r| event(&f.lease, &f.destinations, r))
+        .collect();
+    if pending == 0 {
+        out.removed = true;
+        return out;
+    }
+    let deferral = Deferral {
+        next_attempt: f
+            .retry_at
+            .unwrap_or_else(|| f.now.saturating_add(f.minimal_backoff)),
+        delay_warning_sent: warned,
+    };
+    match store.defer(&f.lease, deferral, f.now).await {
+        Ok(()) => out.deferred = true,
+        Err(e) => out.errors.push(format!("{id}: defer: {e}")),
+    }
+    out
 }
 
 impl<S, R, C> Worker<S, R, C>
@@ -446,6 +712,7 @@ where
             scheduler,
             rng: SplitMix64::new(options.seed),
             lease: options.lease,
+            messages_per_connection: options.messages_per_connection.max(1),
             poll_interval: options.poll_interval,
             sweep_interval: options.sweep_interval,
             hook: None,
@@ -453,9 +720,9 @@ where
         })
     }
 
-    /// Sets the HOOK called with recipients that failed for good (where
-    /// failure reports are to be generated).
-    pub fn with_final_failure_hook(mut self, hook: Arc<dyn FinalFailureHook>) -> Self {
+    /// Sets the HOOK called when a delivery status report is due (where
+    /// failure, delay and success reports are to be generated).
+    pub fn with_report_hook(mut self, hook: Arc<dyn ReportHook>) -> Self {
         self.hook = Some(hook);
         self
     }
@@ -471,7 +738,7 @@ where
     }
 
     /// One pass: lease what is due, deliver it, record the outcomes, and
-    /// defer, expire or delete each message. Errors with single messages
+    /// defer, expire or remove each message. Errors with single messages
     /// are reported in [`RunReport::errors`]; only a failed lease fails the
     /// pass.
     pub async fn run_once(&mut self) -> Result<RunReport, WorkerError> {
@@ -491,6 +758,7 @@ where
                 results: Vec::new(),
                 destinations: HashMap::new(),
                 recorded: HashSet::new(),
+                removed: false,
                 not_before: None,
                 failed_by_verdict: None,
             };
@@ -518,7 +786,8 @@ where
                     continue;
                 }
                 Verdict::Deliver { deliver_by_left } => work.left = deliver_by_left,
-                // The delay report of DELIVERBY N is the report generator's.
+                // The delay report is due after the attempt, if recipients
+                // are still deferred (`Plan::Retry::warn_delay`).
                 Verdict::DeliverLate { .. } => {}
             }
             match self.store.read_data(work.lease.id).await {
@@ -564,7 +833,7 @@ where
         }
 
         let mut tasks = JoinSet::new();
-        let mut running: HashMap<tokio::task::Id, (String, _)> = HashMap::new();
+        let mut running: HashMap<tokio::task::Id, (String, Permit)> = HashMap::new();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         for (key, (route, items)) in groups {
             let deferred = |reply: String, msgs: &mut Vec<MessageWork>, until| {
@@ -583,28 +852,43 @@ where
             };
             match self.scheduler.try_start(&key, now) {
                 Admission::Granted(permit) => {
-                    let jobs: Vec<Job> = items
-                        .iter()
-                        .filter_map(|(m, rcpts)| {
-                            let w = msgs.get(*m)?;
-                            Some(Job {
-                                msg: *m,
-                                envelope: Arc::clone(&w.lease.envelope),
-                                data: w.data.clone(),
-                                recipients: rcpts.clone(),
-                                left: w.left,
-                            })
-                        })
-                        .collect();
-                    let seed = self.rng.next_u64();
-                    let handle = tasks.spawn(deliver_group(
-                        Arc::clone(&self.agents),
-                        route,
-                        jobs,
-                        seed,
-                        tx.clone(),
-                    ));
-                    running.insert(handle.id(), (key, permit));
+                    // More connections for a destination with much work,
+                    // as far as its concurrency limit lets.
+                    let mut permits = vec![permit];
+                    let wanted = items.len().div_ceil(self.messages_per_connection);
+                    while permits.len() < wanted {
+                        match self.scheduler.try_start(&key, now) {
+                            Admission::Granted(p) => permits.push(p),
+                            _ => break,
+                        }
+                    }
+                    // Round robin, so that every connection starts with the
+                    // most urgent of its share.
+                    let mut shares: Vec<Vec<Job>> = permits.iter().map(|_| Vec::new()).collect();
+                    let n = shares.len();
+                    for (k, (m, rcpts)) in items.iter().enumerate() {
+                        let (Some(w), Some(share)) = (msgs.get(*m), shares.get_mut(k % n)) else {
+                            continue;
+                        };
+                        share.push(Job {
+                            msg: *m,
+                            envelope: Arc::clone(&w.lease.envelope),
+                            data: w.data.clone(),
+                            recipients: rcpts.clone(),
+                            left: w.left,
+                        });
+                    }
+                    for (jobs, permit) in shares.into_iter().zip(permits) {
+                        let seed = self.rng.next_u64();
+                        let handle = tasks.spawn(deliver_group(
+                            Arc::clone(&self.agents),
+                            route.clone(),
+                            jobs,
+                            seed,
+                            tx.clone(),
+                        ));
+                        running.insert(handle.id(), (key.clone(), permit));
+                    }
                 }
                 Admission::Busy => deferred(
                     format!("451 4.4.5 Too many deliveries to {key} in progress"),
@@ -632,13 +916,18 @@ where
             }
         }
         drop(tx);
+
+        // Deliveries are recorded while the connections go on, each in a
+        // task of its own, so that the store's group commit takes many of
+        // them in one flush.
+        let mut recording: JoinSet<Settled> = JoinSet::new();
         let (mut channel_open, mut tasks_left) = (true, !tasks.is_empty());
-        while channel_open || tasks_left {
+        while channel_open || tasks_left || !recording.is_empty() {
             tokio::select! {
-                message = rx.recv(), if channel_open => match message {
-                    Some((m, results)) => {
-                        if let Some(w) = msgs.get_mut(m) {
-                            self.absorb(w, results, &mut report).await;
+                batch = rx.recv(), if channel_open => match batch {
+                    Some(batch) => {
+                        if let Some(task) = self.absorb(&mut msgs, batch) {
+                            recording.spawn(task);
                         }
                     }
                     None => channel_open = false,
@@ -650,45 +939,88 @@ where
                     };
                     self.task_done(joined, &mut running, &mut report);
                 }
+                settled = recording.join_next(), if !recording.is_empty() => {
+                    if let Some(settled) = settled {
+                        merge(settled, &mut msgs, &mut report);
+                    }
+                }
             }
         }
-        for work in msgs {
-            self.finish_message(work, &mut report).await;
+
+        let now = self.clock.now();
+        let mut finishing: JoinSet<Settled> = JoinSet::new();
+        for (m, work) in msgs.iter_mut().enumerate() {
+            if work.removed {
+                continue;
+            }
+            let finish = self.plan_finish(m, work, now);
+            finishing.spawn(settle(Arc::clone(&self.store), self.hook.clone(), finish));
+        }
+        while let Some(settled) = finishing.join_next().await {
+            merge(settled, &mut msgs, &mut report);
         }
         self.scheduler.forget_idle(self.clock.now());
         Ok(report)
     }
 
     /// Takes one message's results from a destination: deliveries are
-    /// recorded at once; the rest waits for the end of the pass.
-    async fn absorb(
-        &mut self,
-        work: &mut MessageWork,
-        results: Vec<RecipientResult>,
-        report: &mut RunReport,
-    ) {
-        let delivered: Vec<_> = results
+    /// recorded at once (in the returned task), removing the message if
+    /// they were the last of it; the rest waits for the end of the pass.
+    fn absorb(
+        &self,
+        msgs: &mut [MessageWork],
+        batch: Batch,
+    ) -> Option<impl Future<Output = Settled> + Send + 'static> {
+        let work = msgs.get_mut(batch.msg)?;
+        let delivered: Vec<RecipientResult> = batch
+            .results
             .iter()
             .filter(|r| r.status == Status::Delivered)
-            .map(RecipientResult::to_outcome)
+            .cloned()
             .collect();
-        if !delivered.is_empty() {
-            let now = self.clock.now();
-            match self.store.record(&work.lease, &delivered, now).await {
-                Ok(_) => {
-                    for r in results.iter().filter(|r| r.status == Status::Delivered) {
-                        work.recorded.insert(r.index);
-                        report
-                            .events
-                            .push(event(&work.lease, &work.destinations, r));
-                    }
-                }
-                Err(e) => report
-                    .errors
-                    .push(format!("{}: recording deliveries: {e}", work.lease.id)),
-            }
+        work.results.extend(batch.results);
+        if delivered.is_empty() {
+            return None;
         }
-        work.results.extend(results);
+        let last = work.lease.pending.iter().all(|i| {
+            work.results
+                .iter()
+                .any(|r| r.index == *i && r.status == Status::Delivered)
+        });
+        let kind = match batch.handoff {
+            Some(Handoff::Final) => Some(DsnKind::Delivered),
+            Some(Handoff::Relayed { dsn: false }) => Some(DsnKind::Relayed),
+            Some(Handoff::Relayed { dsn: true }) | None => None,
+        };
+        let success = kind.and_then(|kind| {
+            let wanting: Vec<ReportedRecipient> = delivered
+                .iter()
+                .filter(|r| {
+                    work.lease
+                        .envelope
+                        .recipients
+                        .get(r.index)
+                        .is_some_and(|x| x.notify.is_some_and(|n| n.success))
+                })
+                .map(|r| reported(&work.lease, r, None))
+                .collect();
+            (!wanting.is_empty()).then_some((kind, wanting))
+        });
+        let events = delivered
+            .iter()
+            .map(|r| event(&work.lease, &work.destinations, r))
+            .collect();
+        Some(record_deliveries(
+            Arc::clone(&self.store),
+            self.hook.clone(),
+            batch.msg,
+            work.lease.clone(),
+            delivered,
+            success,
+            events,
+            last,
+            self.clock.now(),
+        ))
     }
 
     fn task_done(
@@ -730,9 +1062,9 @@ where
         }
     }
 
-    async fn finish_message(&mut self, mut work: MessageWork, report: &mut RunReport) {
-        let now = self.clock.now();
-        let id = work.lease.id;
+    /// Decides the end of a message's pass: a result for every pending
+    /// recipient, expiry or the retry time, and which reports are due.
+    fn plan_finish(&self, m: usize, work: &mut MessageWork, now: Timestamp) -> Finish {
         // Every pending recipient gets a result; one without (should not
         // happen) waits.
         let missing: Vec<usize> = work
@@ -742,136 +1074,81 @@ where
             .copied()
             .filter(|i| !work.results.iter().any(|r| r.index == *i))
             .collect();
+        let mut results = std::mem::take(&mut work.results);
         for i in missing {
-            work.results
-                .push(RecipientResult::local(i, "451 4.3.0 Not attempted", None));
+            results.push(RecipientResult::local(i, "451 4.3.0 Not attempted", None));
         }
-        work.results.sort_by_key(|r| r.index);
-        work.results.dedup_by_key(|r| r.index);
+        results.sort_by_key(|r| r.index);
+        results.dedup_by_key(|r| r.index);
 
-        let mut reasons: HashMap<usize, FailureReason> = HashMap::new();
+        let mut expired: HashMap<usize, ExpireReason> = HashMap::new();
         if let Some(reason) = work.failed_by_verdict {
-            for r in &work.results {
-                reasons.insert(r.index, FailureReason::Expired(reason));
+            for r in &results {
+                expired.insert(r.index, reason);
             }
         }
+        let policy = self.scheduler.retry_policy();
         let mut retry_at = None;
-        if work.results.iter().any(|r| r.status == Status::Deferred) {
+        let mut warn_delay = false;
+        if results.iter().any(|r| r.status == Status::Deferred) {
             match self
                 .scheduler
                 .after_failure(&work.lease, now, work.not_before)
             {
-                Plan::Retry { at, .. } => retry_at = Some(at),
+                Plan::Retry { at, warn_delay: w } => {
+                    retry_at = Some(at);
+                    warn_delay = w;
+                }
                 Plan::Expire(reason) => {
-                    for r in work
-                        .results
-                        .iter_mut()
-                        .filter(|r| r.status == Status::Deferred)
-                    {
+                    for r in results.iter_mut().filter(|r| r.status == Status::Deferred) {
                         let reply = expired_reply(reason, &r.reply());
                         *r = RecipientResult {
                             remote: r.remote.take(),
                             ..RecipientResult::local(r.index, &reply, None)
                         };
-                        reasons.insert(r.index, FailureReason::Expired(reason));
+                        expired.insert(r.index, reason);
                     }
                 }
             }
         }
-
-        let failed: Vec<FailedRecipient> = work
-            .results
+        let failed = results
             .iter()
             .filter(|r| r.status == Status::Failed)
-            .map(|r| FailedRecipient {
-                index: r.index,
-                address: work
-                    .lease
-                    .envelope
-                    .recipients
-                    .get(r.index)
-                    .map(|x| x.address.clone())
-                    .unwrap_or_default(),
-                reply: r.reply(),
-                remote: r.remote.clone(),
-                reason: reasons
-                    .get(&r.index)
-                    .copied()
-                    .unwrap_or(FailureReason::Rejected),
-            })
+            .map(|r| reported(&work.lease, r, expired.get(&r.index).copied()))
             .collect();
-        if !failed.is_empty()
-            && let Some(hook) = self.hook.clone()
-        {
-            let hooked = match self.store.inspect(id, now).await {
-                Ok(mut info) => {
-                    for r in &work.results {
-                        if let Some(state) = info.state.recipients.get_mut(r.index) {
-                            state.status = match r.status {
-                                Status::Delivered => RecipientStatus::Delivered,
-                                Status::Failed => RecipientStatus::Failed,
-                                Status::Deferred => RecipientStatus::Pending,
-                            };
-                            state.updated = Some(now);
-                            state.last_reply = Some(r.reply());
-                        }
-                    }
-                    hook.on_final_failure(&info, &failed)
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(e) = hooked {
-                report.errors.push(format!("{id}: {e}"));
-                for r in work
-                    .results
-                    .iter_mut()
-                    .filter(|r| r.status == Status::Failed)
-                {
-                    r.status = Status::Deferred;
-                }
-                retry_at.get_or_insert(
-                    now.saturating_add(self.scheduler.retry_policy().minimal_backoff_time),
-                );
-            }
-        }
-
-        let unrecorded: Vec<&RecipientResult> = work
-            .results
-            .iter()
-            .filter(|r| !work.recorded.contains(&r.index))
-            .collect();
-        let outcomes: Vec<_> = unrecorded.iter().map(|r| r.to_outcome()).collect();
-        let pending = match self.store.record(&work.lease, &outcomes, now).await {
-            Ok(p) => p,
-            Err(e) => {
-                report.errors.push(format!("{id}: recording outcomes: {e}"));
-                return;
-            }
+        let retry_until = work
+            .lease
+            .queued
+            .saturating_add(policy.lifetime(work.lease.envelope.is_null_sender()));
+        let delay = DsnKind::Delay { retry_until };
+        let delayed = if warn_delay {
+            results
+                .iter()
+                .filter(|r| r.status == Status::Deferred)
+                .filter(|r| {
+                    work.lease
+                        .envelope
+                        .recipients
+                        .get(r.index)
+                        .is_some_and(|x| delay.wanted_by(x.notify))
+                })
+                .map(|r| reported(&work.lease, r, None))
+                .collect()
+        } else {
+            Vec::new()
         };
-        for r in unrecorded {
-            report
-                .events
-                .push(event(&work.lease, &work.destinations, r));
-        }
-        if pending == 0 {
-            match self.store.delete(id).await {
-                Ok(()) => report.deleted += 1,
-                Err(e) => report.errors.push(format!("{id}: delete: {e}")),
-            }
-            return;
-        }
-        let at = retry_at.unwrap_or_else(|| {
-            now.saturating_add(self.scheduler.retry_policy().minimal_backoff_time)
-        });
-        let deferral = Deferral {
-            next_attempt: at,
-            delay_warning_sent: work.lease.delay_warned,
-        };
-        match self.store.defer(&work.lease, deferral, now).await {
-            Ok(()) => report.deferred += 1,
-            Err(e) => report.errors.push(format!("{id}: defer: {e}")),
+        Finish {
+            msg: m,
+            lease: work.lease.clone(),
+            destinations: std::mem::take(&mut work.destinations),
+            results,
+            recorded: std::mem::take(&mut work.recorded),
+            failed,
+            delayed,
+            retry_until,
+            retry_at,
+            minimal_backoff: policy.minimal_backoff_time,
+            now,
         }
     }
 
@@ -937,4 +1214,27 @@ where
             }
         }
     }
+}
+
+/// Takes a store task's result into the pass.
+fn merge(
+    settled: Result<Settled, tokio::task::JoinError>,
+    msgs: &mut [MessageWork],
+    report: &mut RunReport,
+) {
+    let settled = match settled {
+        Ok(s) => s,
+        Err(e) => {
+            report.errors.push(format!("store task: {e}"));
+            return;
+        }
+    };
+    if let Some(work) = msgs.get_mut(settled.msg) {
+        work.recorded.extend(settled.recorded);
+        work.removed |= settled.removed;
+    }
+    report.deleted += usize::from(settled.removed);
+    report.deferred += usize::from(settled.deferred);
+    report.events.extend(settled.events);
+    report.errors.extend(settled.errors);
 }
