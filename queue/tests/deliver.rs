@@ -128,6 +128,8 @@ struct ServerOptions {
     /// Offer STARTTLS without being able to do it: the connection drops
     /// after `220` to STARTTLS.
     broken_tls: bool,
+    /// Do not offer DSN.
+    no_dsn: bool,
 }
 
 async fn smtp_server(ip: &str, options: ServerOptions) -> (SocketAddr, Arc<Seen>) {
@@ -136,6 +138,7 @@ async fn smtp_server(ip: &str, options: ServerOptions) -> (SocketAddr, Arc<Seen>
     let seen = Arc::new(Seen::default());
     let mut config = ServerConfig::new("sink.test");
     config.extensions.starttls = options.tls.is_some() || options.broken_tls;
+    config.extensions.dsn = !options.no_dsn;
     let config = Arc::new(config);
     let s = Arc::clone(&seen);
     tokio::spawn(async move {
@@ -224,15 +227,6 @@ fn worker(
     table: TransportTable,
     smtp: SmtpPolicy,
 ) -> (TestWorker, Failures) {
-    let c = Arc::clone(clock);
-    let now: Box<dyn Fn() -> Timestamp + Send + Sync> =
-        Box::new(move || Timestamp::from_unix_millis(c.load(Ordering::SeqCst)));
-    let failures: Failures = Arc::default();
-    let f = Arc::clone(&failures);
-    let hook = move |info: &MessageInfo, kind: DsnKind, r: &[ReportedRecipient]| {
-        f.lock().unwrap().push((info.clone(), kind, r.to_vec()));
-    };
-    let scheduler = Scheduler::new(RetryPolicy::default(), DestinationPolicy::default()).unwrap();
     let options = WorkerOptions {
         smtp: SmtpPolicy {
             hello_name: "client.test".into(),
@@ -242,6 +236,28 @@ fn worker(
         seed: 7,
         ..WorkerOptions::default()
     };
+    worker_with(store, dns, clock, table, options, RetryPolicy::default())
+}
+
+/// A worker with these options and retry policy; its report hook collects
+/// every report asked for.
+fn worker_with(
+    store: &Arc<MemoryStore>,
+    dns: MemoryResolver,
+    clock: &Clock,
+    table: TransportTable,
+    options: WorkerOptions,
+    retry: RetryPolicy,
+) -> (TestWorker, Failures) {
+    let c = Arc::clone(clock);
+    let now: Box<dyn Fn() -> Timestamp + Send + Sync> =
+        Box::new(move || Timestamp::from_unix_millis(c.load(Ordering::SeqCst)));
+    let failures: Failures = Arc::default();
+    let f = Arc::clone(&failures);
+    let hook = move |info: &MessageInfo, kind: DsnKind, r: &[ReportedRecipient]| {
+        f.lock().unwrap().push((info.clone(), kind, r.to_vec()));
+    };
+    let scheduler = Scheduler::new(retry, DestinationPolicy::default()).unwrap();
     let w = Worker::new(
         Arc::clone(store),
         Arc::new(dns),
@@ -1020,4 +1036,261 @@ fn seeded_generator_is_reproducible() {
         assert_eq!(a.next_u64(), b.next_u64());
     }
     assert!((0..1000).all(|_| a.below(3) < 3));
+}
+
+// ---------------------------------------------------------------------------
+// Reports beyond failures, and parallel connections.
+
+fn with_notify(rcpt: &str, notify: Notify) -> Recipient {
+    let mut r = Recipient::new(rcpt);
+    r.notify = Some(notify);
+    r
+}
+
+/// NOTIFY=SUCCESS gets a `relayed` report only from a next hop without
+/// DSN (one with DSN is given NOTIFY and reports itself), and only for the
+/// recipients that asked; LMTP's final delivery gets `delivered`.
+#[tokio::test]
+async fn success_reports_only_where_the_next_hop_cannot_report() {
+    let (with_dsn, _) = smtp_server("127.0.0.1", ServerOptions::default()).await;
+    let (without_dsn, plain_seen) = smtp_server(
+        "127.0.0.1",
+        ServerOptions {
+            no_dsn: true,
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let lmtp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let lmtp_addr = lmtp.local_addr().unwrap();
+    let lmtp_seen = Arc::new(Seen::default());
+    let s = Arc::clone(&lmtp_seen);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = lmtp.accept().await {
+            tokio::spawn(serve_lmtp(stream, Arc::clone(&s)));
+        }
+    });
+    let mut table = TransportTable::new();
+    table
+        .insert_str("dsn.test", &format!("smtp:[127.0.0.1]:{}", with_dsn.port()))
+        .unwrap()
+        .insert_str(
+            "plain.test",
+            &format!("smtp:[127.0.0.1]:{}", without_dsn.port()),
+        )
+        .unwrap()
+        .insert_str("box.test", &format!("lmtp:127.0.0.1:{}", lmtp_addr.port()))
+        .unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let clock = clock_at(T0);
+    let (mut w, reports) = worker(
+        &store,
+        MemoryResolver::new(),
+        &clock,
+        table,
+        SmtpPolicy::default(),
+    );
+    let success = Notify {
+        success: true,
+        failure: true,
+        delay: false,
+    };
+    let env = Envelope::new(
+        "s@o.test",
+        [
+            with_notify("a@dsn.test", success),
+            with_notify("b@plain.test", success),
+            Recipient::new("c@plain.test"),
+            with_notify("d@box.test", success),
+        ],
+        T0,
+    );
+    let id = store
+        .enqueue(env, b"Subject: x\r\n\r\nhi\r\n".to_vec().into(), T0)
+        .await
+        .unwrap();
+    let report = w.run_once().await.unwrap();
+    assert_eq!(report.count(Status::Delivered), 4);
+    assert_eq!(report.deleted, 1);
+    assert_eq!(plain_seen.messages().len(), 1);
+    assert_eq!(lmtp_seen.messages().len(), 1);
+
+    let mut got: Vec<(DsnKind, Vec<String>)> = reports
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(info, kind, r)| {
+            assert_eq!(info.id, id);
+            (*kind, r.iter().map(|x| x.address.clone()).collect())
+        })
+        .collect();
+    got.sort_by_key(|(_, a)| a.clone());
+    assert_eq!(
+        got,
+        [
+            (DsnKind::Relayed, vec!["b@plain.test".to_owned()]),
+            (DsnKind::Delivered, vec!["d@box.test".to_owned()]),
+        ]
+    );
+    let reports = reports.lock().unwrap();
+    let relayed = &reports.iter().find(|r| r.1 == DsnKind::Relayed).unwrap().2[0];
+    assert!(relayed.reply.starts_with("250"), "{}", relayed.reply);
+    assert!(relayed.remote.as_deref().unwrap().contains("127.0.0.1"));
+}
+
+/// With `delay_warning_time`, one delay report once a message has waited
+/// that long with recipients still deferred, for the recipients whose
+/// NOTIFY asks for it (or is absent), and never a second one.
+#[tokio::test]
+async fn one_delay_report_after_the_delay_warning_time() {
+    let (addr, _) = smtp_server("127.0.0.1", ServerOptions::default()).await;
+    let store = Arc::new(MemoryStore::new());
+    let clock = clock_at(T0);
+    let retry = RetryPolicy {
+        delay_warning_time: Some(Duration::from_secs(3600)),
+        ..RetryPolicy::default()
+    };
+    let options = WorkerOptions {
+        smtp: SmtpPolicy {
+            hello_name: "client.test".into(),
+            ..SmtpPolicy::default()
+        },
+        ..WorkerOptions::default()
+    };
+    let (mut w, reports) = worker_with(
+        &store,
+        MemoryResolver::new(),
+        &clock,
+        table_to(addr),
+        options,
+        retry,
+    );
+    let env = Envelope::new(
+        "s@o.test",
+        [
+            Recipient::new("defer-a@x.test"),
+            with_notify(
+                "defer-b@x.test",
+                Notify {
+                    success: false,
+                    failure: true,
+                    delay: false,
+                },
+            ),
+            Recipient::new("ok@x.test"),
+        ],
+        T0,
+    );
+    let id = store
+        .enqueue(env, b"Subject: x\r\n\r\nhi\r\n".to_vec().into(), T0)
+        .await
+        .unwrap();
+    // The first attempts come before the warning time: no report.
+    let mut attempts = 0;
+    while clock.load(Ordering::SeqCst) < T0.unix_millis() + 3_600_000 {
+        let report = w.run_once().await.unwrap();
+        if report.leased > 0 {
+            attempts += 1;
+            assert!(reports.lock().unwrap().is_empty());
+        }
+        advance(&clock, 300);
+    }
+    assert!(attempts >= 2, "{attempts}");
+    assert!(!store.inspect(id, T0).await.unwrap().state.delay_warned);
+    // The first attempt after it: one delay report, for defer-a only.
+    loop {
+        if w.run_once().await.unwrap().leased > 0 {
+            break;
+        }
+        advance(&clock, 300);
+    }
+    {
+        let r = reports.lock().unwrap();
+        assert_eq!(r.len(), 1);
+        let (info, kind, recipients) = &r[0];
+        assert_eq!(
+            *kind,
+            DsnKind::Delay {
+                retry_until: T0.saturating_add(RetryPolicy::default().maximal_queue_lifetime)
+            }
+        );
+        assert_eq!(
+            recipients
+                .iter()
+                .map(|x| x.address.as_str())
+                .collect::<Vec<_>>(),
+            ["defer-a@x.test"]
+        );
+        assert!(recipients[0].reply.starts_with("451 4.2.1"));
+        assert_eq!(info.state.recipients[2].status, RecipientStatus::Delivered);
+    }
+    assert!(store.inspect(id, T0).await.unwrap().state.delay_warned);
+    // Later attempts: no second report.
+    for _ in 0..20 {
+        w.run_once().await.unwrap();
+        advance(&clock, 1000);
+    }
+    assert_eq!(reports.lock().unwrap().len(), 1);
+}
+
+/// A destination with much leased work gets one connection per
+/// `messages_per_connection` messages, up to its concurrency limit; every
+/// message is delivered once and removed.
+#[tokio::test]
+async fn a_busy_destination_gets_several_connections() {
+    let (addr, seen) = smtp_server("127.0.0.1", ServerOptions::default()).await;
+    let store = Arc::new(MemoryStore::new());
+    let clock = clock_at(T0);
+    let options = WorkerOptions {
+        smtp: SmtpPolicy {
+            hello_name: "client.test".into(),
+            ..SmtpPolicy::default()
+        },
+        messages_per_connection: 8,
+        ..WorkerOptions::default()
+    };
+    let (mut w, _) = worker_with(
+        &store,
+        MemoryResolver::new(),
+        &clock,
+        table_to(addr),
+        options.clone(),
+        RetryPolicy::default(),
+    );
+    for i in 0..40 {
+        enqueue(&store, "s@o.test", &[&format!("r{i}@x.test")], T0).await;
+    }
+    let report = w.run_once().await.unwrap();
+    assert_eq!((report.leased, report.deleted), (40, 40));
+    assert_eq!(report.connections, 5);
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 5);
+    let mut rcpts: Vec<String> = seen
+        .messages()
+        .iter()
+        .flat_map(|m| m.rcpts.iter().map(|r| r.0.clone()))
+        .collect();
+    rcpts.sort();
+    rcpts.dedup();
+    assert_eq!(rcpts.len(), 40);
+    assert_eq!(seen.messages().len(), 40);
+    assert!(store.list(T0).await.unwrap().is_empty());
+
+    // Never more than the destination's concurrency limit (20).
+    let (mut w, _) = worker_with(
+        &store,
+        MemoryResolver::new(),
+        &clock,
+        table_to(addr),
+        WorkerOptions {
+            messages_per_connection: 1,
+            ..options
+        },
+        RetryPolicy::default(),
+    );
+    for i in 0..50 {
+        enqueue(&store, "s@o.test", &[&format!("q{i}@x.test")], T0).await;
+    }
+    let report = w.run_once().await.unwrap();
+    assert_eq!((report.deleted, report.connections), (50, 20));
+    assert_eq!(seen.messages().len(), 90);
 }
