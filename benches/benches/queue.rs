@@ -5,8 +5,9 @@
 //! The baseline is what a spool without group commit does for each
 //! message: write the file, fsync it, rename it into place, fsync the
 //! directory (enqueue), then unlink it and fsync the directory again
-//! (completion). Each postel-queue message goes through `enqueue`, `lease`,
-//! `record` (delivered) and `delete`, every one durable before it returns.
+//! (completion). Each postel-queue message goes through `enqueue`, `lease`
+//! and `complete` (delivered, which removes it), each durable before it
+//! returns.
 //!
 //! Not a criterion bench: the figure is messages per second of a disk-bound
 //! pipeline, taken as the median of `RUNS` runs of `MESSAGES` messages.
@@ -85,8 +86,8 @@ async fn one_message(store: &SpoolStore, data: Bytes, now: Timestamp, complete: 
     }
 }
 
-/// Records every pending recipient of the lease as delivered, then removes
-/// the message.
+/// Records every pending recipient of the lease as delivered, which removes
+/// the message in the same durable step (`complete`).
 async fn complete_lease(store: &SpoolStore, lease: &postel_queue::Lease, now: Timestamp) {
     let outcomes: Vec<RecipientOutcome> = lease
         .pending
@@ -98,9 +99,8 @@ async fn complete_lease(store: &SpoolStore, lease: &postel_queue::Lease, now: Ti
             },
         })
         .collect();
-    let pending = store.record(lease, &outcomes, now).await.expect("record");
+    let pending = store.complete(lease, &outcomes, now).await.expect("complete");
     assert_eq!(pending, 0);
-    store.delete(lease.id).await.expect("delete");
 }
 
 /// Drains what producers left leased by others (none normally).
@@ -127,8 +127,10 @@ async fn drain(store: &SpoolStore, now: Timestamp) -> usize {
                     },
                 })
                 .collect();
-            store.record(&lease, &outcomes, now).await.expect("record");
-            store.delete(lease.id).await.expect("delete");
+            store
+                .complete(&lease, &outcomes, now)
+                .await
+                .expect("complete");
         }
     }
 }
@@ -241,7 +243,7 @@ fn main() {
         let (what, spool, dirs) = if complete {
             (
                 "write, fsync, rename, fsync dir; unlink, fsync dir",
-                "enqueue, lease, record, delete",
+                "enqueue, lease, complete",
                 2 * n,
             )
         } else {

@@ -175,6 +175,9 @@ pub(crate) struct Engine {
 pub(crate) struct Spool {
     pub dir: PathBuf,
     pub committer: Committer,
+    /// The spool's lock (see `spool::lock_spool`); dropped last, after the
+    /// commit thread has finished.
+    pub _lock: std::fs::File,
 }
 
 type Done = oneshot::Receiver<Result<(), StorageError>>;

@@ -39,6 +39,10 @@ pub enum StorageError {
     /// dropped), so nothing can be made durable.
     #[error("the spool's commit thread has stopped")]
     CommitterStopped,
+    /// Another store (in this process or another) has the spool directory
+    /// open.
+    #[error("spool {} is in use by another store", .0.display())]
+    Locked(PathBuf),
     /// The spool could not start its commit thread.
     #[error("cannot start the spool's commit thread")]
     Spawn(#[source] io::Error),

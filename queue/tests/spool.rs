@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{T0, TempDir, at, envelope, request};
-use postel_queue::spool::{CORRUPT_DIR, QuarantineAction};
+use postel_queue::spool::{CORRUPT_DIR, LOCK_FILE, QuarantineAction};
 use postel_queue::{
     CorruptError, Deferral, Outcome, QueueError, QueueId, QueueStore, RecipientOutcome,
-    RecipientStatus, SpoolOptions, SpoolStore,
+    RecipientStatus, SpoolOptions, SpoolStore, StorageError,
 };
 
 fn open(dir: &TempDir) -> (SpoolStore, postel_queue::RecoveryReport) {
@@ -28,10 +28,12 @@ fn delivered(index: usize) -> RecipientOutcome {
     }
 }
 
+/// The spool's files, without its lock file.
 fn names(dir: &std::path::Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != LOCK_FILE)
         .collect();
     v.sort();
     v
@@ -122,6 +124,29 @@ async fn reopening_finds_every_message_and_its_state() {
         .await
         .unwrap();
     assert!(newer > ids[4]);
+}
+
+/// A spool directory has one owner: a second store is refused while the
+/// first is open (two owners would deliver twice and delete each other's
+/// work), and can open it once the first is dropped.
+#[tokio::test]
+async fn a_spool_in_use_is_refused() {
+    let dir = TempDir::new("locked");
+    let (s, _) = open(&dir);
+    let id = s
+        .enqueue(envelope(&["a@x.example"]), Bytes::from_static(b"hi"), T0)
+        .await
+        .unwrap();
+    match SpoolStore::open(dir.path(), SpoolOptions::default()) {
+        Err(QueueError::Storage(StorageError::Locked(p))) => assert_eq!(p, dir.path()),
+        Err(e) => panic!("wrong error: {e:?}"),
+        Ok(_) => panic!("a second store opened a spool in use"),
+    }
+    drop(s);
+    let (s, report) = open(&dir);
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(s.list(T0).await.unwrap().len(), 1);
+    assert_eq!(s.list(T0).await.unwrap()[0].id, id);
 }
 
 /// `complete` of a finished message writes no state file (no file fsync,

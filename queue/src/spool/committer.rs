@@ -373,6 +373,7 @@ fn clone_result(r: &Result<(), StorageError>) -> Result<(), StorageError> {
             source: io::Error::new(source.kind(), source.to_string()),
         }),
         Err(StorageError::CommitterStopped) => Err(StorageError::CommitterStopped),
+        Err(StorageError::Locked(path)) => Err(StorageError::Locked(path.clone())),
         Err(StorageError::Spawn(e)) => {
             Err(StorageError::Spawn(io::Error::new(e.kind(), e.to_string())))
         }

@@ -26,7 +26,12 @@
 //!   between its two removals leaves: removed.
 //!
 //! Leases live in memory only: after a restart all work is available again.
-//! One process owns a spool directory at a time.
+//! One store owns a spool directory at a time: [`SpoolStore::open`] takes an
+//! exclusive `flock` on `<dir>/lock` (held until the store is dropped, or
+//! released by the kernel when the process dies) and refuses a directory
+//! another store holds ([`StorageError::Locked`]), since two processes
+//! recovering and writing the same files would deliver messages twice and
+//! delete each other's work.
 
 pub(crate) mod committer;
 
@@ -48,6 +53,9 @@ use committer::{Committer, message_path, state_path, sync_dir};
 
 /// The subdirectory that unreadable files are moved to.
 pub const CORRUPT_DIR: &str = "corrupt";
+
+/// The file whose lock marks the spool as in use.
+pub const LOCK_FILE: &str = "lock";
 
 /// The largest message header or state file read back (16 MiB).
 const MAX_META: usize = 16 << 20;
@@ -186,9 +194,14 @@ impl SpoolStore {
         }
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| StorageError::io("create directory", &dir, e))?;
+        let lock = lock_spool(&dir)?;
         let (core, report) = recover(&dir)?;
         let committer = Committer::start(dir.clone(), options)?;
-        let spool = Arc::new(Spool { dir, committer });
+        let spool = Arc::new(Spool {
+            dir,
+            committer,
+            _lock: lock,
+        });
         let engine = Engine::new(core, Some(Arc::clone(&spool)));
         Ok((SpoolStore { engine, spool }, report))
     }
@@ -344,6 +357,22 @@ fn quarantine(dir: &Path, files: &[PathBuf]) -> (Vec<PathBuf>, Option<StorageErr
     (moved, None)
 }
 
+/// Takes the spool's lock, or reports who holds it.
+fn lock_spool(dir: &Path) -> Result<File, StorageError> {
+    let path = dir.join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StorageError::io("open", &path, e))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(StorageError::Locked(dir.to_owned())),
+        Err(e) => Err(StorageError::io("lock", &path, e.into())),
+    }
+}
+
 fn recover(dir: &Path) -> Result<(Core, RecoveryReport), StorageError> {
     let mut report = RecoveryReport::default();
     let mut messages = BTreeSet::new();
@@ -357,7 +386,7 @@ fn recover(dir: &Path) -> Result<(Core, RecoveryReport), StorageError> {
             report.unknown_files.push(path);
             continue;
         };
-        if name == CORRUPT_DIR {
+        if name == CORRUPT_DIR || name == LOCK_FILE {
             continue;
         }
         if name.ends_with(".tmp") {
