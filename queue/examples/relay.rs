@@ -37,8 +37,9 @@ use postel_queue::deliver::{
 use postel_queue::dsn::{DsnConfig, DsnInput, DsnKind, DsnRecipient, build_dsn};
 use postel_queue::schedule::DestinationPolicy;
 use postel_queue::{
-    Body, ByMode, DeliverBy, Envelope, MessageInfo, Notify, OriginalRecipient, QueueStore,
-    Recipient, Ret, RetryPolicy, Scheduler, SpoolOptions, SpoolStore, SystemClock, Trace,
+    Body, ByMode, DeliverBy, Envelope, JournalOptions, JournalStore, MessageInfo, Notify,
+    OriginalRecipient, QueueError, QueueStore, Recipient, Ret, RetryPolicy, Scheduler,
+    SpoolOptions, SpoolStore, SystemClock, Trace,
 };
 use postel_smtp::params::{BodyType, Hold, Ret as SmtpRet};
 use postel_smtp::server::{ConnectionInfo, ServerConfig, ServerEvent, ServerSession};
@@ -55,6 +56,13 @@ struct Args {
     /// The spool directory (created if needed).
     #[arg(long)]
     spool: PathBuf,
+    /// Keep the queue in a journal (append-only segments, one fdatasync
+    /// per batch) instead of a file per message.
+    #[arg(long)]
+    journal: bool,
+    /// With --journal: the size at which a segment is closed, in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    journal_segment_size: u64,
     /// Where to send everything: `[host]:port` (no MX lookup) or
     /// `host:port` (the MX hosts of host).
     #[arg(long)]
@@ -117,8 +125,8 @@ impl Resolver for SystemResolver {
 }
 
 /// One SMTP connection: collects the message, enqueues it, then answers.
-struct Receiver {
-    store: Arc<SpoolStore>,
+struct Receiver<S> {
+    store: Arc<S>,
     wake: Arc<tokio::sync::Notify>,
     hostname: String,
     message: Vec<u8>,
@@ -194,7 +202,7 @@ fn envelope_of(session: &ServerSession) -> Option<Envelope> {
     Some(envelope)
 }
 
-impl Receiver {
+impl<S: QueueStore> Receiver<S> {
     async fn finish(&mut self, session: &ServerSession) -> Reply {
         let Some(envelope) = envelope_of(session) else {
             return Reply::with_status(503, (5, 5, 1), "No transaction");
@@ -230,7 +238,7 @@ impl Receiver {
     }
 }
 
-impl ServerHandler for Receiver {
+impl<S: QueueStore> ServerHandler for Receiver<S> {
     async fn on_event(
         &mut self,
         session: &mut ServerSession,
@@ -262,12 +270,12 @@ impl ServerHandler for Receiver {
 /// sender, so it is never bounced itself. A failure report is queued before
 /// the failures are recorded: if that fails, the recipients stay deferred
 /// and the report is tried again.
-struct Bounces {
-    store: Arc<SpoolStore>,
+struct Bounces<S> {
+    store: Arc<S>,
     config: DsnConfig,
 }
 
-impl ReportHook for Bounces {
+impl<S: QueueStore> ReportHook for Bounces<S> {
     fn on_report<'a>(
         &'a self,
         message: &'a MessageInfo,
@@ -362,16 +370,45 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let scheduler = Scheduler::new(retry, destination).map_err(|e| e.to_string())?;
 
-    let (store, report) = SpoolStore::open(&args.spool, SpoolOptions::default())
-        .map_err(|e| format!("{}: {e}", args.spool.display()))?;
-    eprintln!(
-        "relay: spool {}: {} message(s) recovered, {} temporary file(s) removed, {} quarantined",
-        args.spool.display(),
-        report.messages,
-        report.removed_temp_files.len(),
-        report.quarantined.len()
-    );
-    let store = Arc::new(store);
+    let where_ = |e: QueueError| format!("{}: {e}", args.spool.display());
+    if args.journal {
+        let (store, report) = JournalStore::open(
+            &args.spool,
+            JournalOptions {
+                segment_size: args.journal_segment_size,
+                ..JournalOptions::default()
+            },
+        )
+        .map_err(where_)?;
+        eprintln!(
+            "relay: journal {}: {} message(s) recovered from {} segment(s), {} damaged part(s)",
+            args.spool.display(),
+            report.messages,
+            report.segments,
+            report.damaged.len()
+        );
+        serve(args, relayhost, scheduler, Arc::new(store)).await
+    } else {
+        let (store, report) =
+            SpoolStore::open(&args.spool, SpoolOptions::default()).map_err(where_)?;
+        eprintln!(
+            "relay: spool {}: {} message(s) recovered, {} temporary file(s) removed, {} quarantined",
+            args.spool.display(),
+            report.messages,
+            report.removed_temp_files.len(),
+            report.quarantined.len()
+        );
+        serve(args, relayhost, scheduler, Arc::new(store)).await
+    }
+}
+
+/// The server and the worker over `store`.
+async fn serve<S: QueueStore + 'static>(
+    args: Args,
+    relayhost: SmtpNexthop,
+    scheduler: Scheduler,
+    store: Arc<S>,
+) -> Result<(), String> {
     let wake = Arc::new(tokio::sync::Notify::new());
 
     let seed = SystemClock::now().unix_millis() ^ u64::from(std::process::id()).rotate_left(32);

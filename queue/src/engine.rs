@@ -1,6 +1,7 @@
 //! The queue logic both built-in stores share: the in-memory index of
 //! messages, their states and leases, and the order in which state changes
-//! are handed to the spool's commit thread.
+//! are handed to the durable store's writer (the spool's commit thread, or
+//! the journal's writer).
 //!
 //! The index is authoritative while the process runs; the spool is what
 //! survives it. A change is applied to the index and its new state encoded
@@ -20,6 +21,7 @@ use crate::codec::{self, MessageHeader};
 use crate::envelope::Envelope;
 use crate::error::{MisuseError, QueueError, StorageError};
 use crate::id::{IdGenerator, QueueId};
+use crate::journal::{self, Journal};
 use crate::schedule::WorkKey;
 use crate::spool::committer::{Committer, Write};
 use crate::spool::read_message_data;
@@ -37,6 +39,8 @@ pub(crate) enum Data {
     File {
         offset: u64,
     },
+    /// In the journal (which knows where).
+    Journal,
 }
 
 #[derive(Debug)]
@@ -168,7 +172,25 @@ impl Core {
 #[derive(Debug)]
 pub(crate) struct Engine {
     core: Mutex<Core>,
-    spool: Option<Arc<Spool>>,
+    durable: Option<Durable>,
+}
+
+/// Where an engine's changes are made durable.
+#[derive(Debug)]
+pub(crate) enum Durable {
+    /// The spool: a file per message and per state.
+    Files(Arc<Spool>),
+    /// The journal: records appended to segments.
+    Journal(Arc<Journal>),
+}
+
+impl Durable {
+    fn submit(&self, write: Write) -> Done {
+        match self {
+            Durable::Files(spool) => spool.committer.submit(write),
+            Durable::Journal(journal) => journal.writer.submit(write),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -204,10 +226,10 @@ fn validate(envelope: &Envelope) -> Result<(), MisuseError> {
 }
 
 impl Engine {
-    pub(crate) fn new(core: Core, spool: Option<Arc<Spool>>) -> Self {
+    pub(crate) fn new(core: Core, durable: Option<Durable>) -> Self {
         Engine {
             core: Mutex::new(core),
-            spool,
+            durable,
         }
     }
 
@@ -220,13 +242,13 @@ impl Engine {
     /// Queues the current state of `ids` for the spool (under the lock, so
     /// in order); nothing to wait for in memory.
     fn persist(&self, core: &Core, ids: &[QueueId]) -> Vec<Done> {
-        let Some(spool) = &self.spool else {
+        let Some(durable) = &self.durable else {
             return Vec::new();
         };
         ids.iter()
             .filter_map(|id| core.entries.get(id).map(|e| (id, e)))
             .map(|(&id, e)| {
-                spool.committer.submit(Write::State {
+                durable.submit(Write::State {
                     id,
                     text: codec::encode_state(id, &e.state),
                 })
@@ -264,9 +286,9 @@ impl Engine {
         validate(&envelope)?;
         let id = self.lock().ids.next(now);
         let size = data.len() as u64;
-        let (envelope, data) = match &self.spool {
+        let (envelope, data) = match &self.durable {
             None => (envelope, Data::Memory(data)),
-            Some(spool) => {
+            Some(durable) => {
                 let header = MessageHeader {
                     id,
                     queued: now,
@@ -275,13 +297,20 @@ impl Engine {
                 };
                 let text = codec::encode_message_header(&header);
                 let offset = text.len() as u64;
-                let done = spool.committer.submit(Write::Message {
+                let stored = match durable {
+                    Durable::Files(_) => Data::File { offset },
+                    Durable::Journal(j) => {
+                        journal::check_size(j, &text, &data)?;
+                        Data::Journal
+                    }
+                };
+                let done = durable.submit(Write::Message {
                     id,
                     header: text,
                     data,
                 });
                 wait(vec![done]).await?;
-                (header.envelope, Data::File { offset })
+                (header.envelope, stored)
             }
         };
         let state = MessageState::fresh(&envelope, now);
@@ -335,11 +364,17 @@ impl Engine {
                 .ok_or(MisuseError::UnknownMessage(id))?;
             match &entry.data {
                 Data::Memory(bytes) => return Ok(bytes.clone()),
-                Data::File { offset } => (*offset, entry.size),
+                Data::File { offset } => (Some(*offset), entry.size),
+                Data::Journal => (None, entry.size),
             }
         };
-        let spool = self.spool.as_ref().ok_or(MisuseError::UnknownMessage(id))?;
-        read_message_data(&spool.dir, id, offset, size)
+        match (&self.durable, offset) {
+            (Some(Durable::Files(spool)), Some(offset)) => {
+                read_message_data(&spool.dir, id, offset, size)
+            }
+            (Some(Durable::Journal(journal)), None) => journal.read_data(id, size),
+            _ => Err(MisuseError::UnknownMessage(id).into()),
+        }
     }
 
     pub(crate) async fn record(
@@ -371,8 +406,8 @@ impl Engine {
                 }
             } else {
                 core.entries.remove(&lease.id);
-                match &self.spool {
-                    Some(spool) => vec![spool.committer.submit(Write::Delete { id: lease.id })],
+                match &self.durable {
+                    Some(durable) => vec![durable.submit(Write::Delete { id: lease.id })],
                     None => Vec::new(),
                 }
             };
@@ -412,8 +447,8 @@ impl Engine {
             core.entries
                 .remove(&id)
                 .ok_or(MisuseError::UnknownMessage(id))?;
-            match &self.spool {
-                Some(spool) => vec![spool.committer.submit(Write::Delete { id })],
+            match &self.durable {
+                Some(durable) => vec![durable.submit(Write::Delete { id })],
                 None => Vec::new(),
             }
         };

@@ -85,6 +85,15 @@ pub enum MisuseError {
     /// A lease with a zero time to live, or a request for zero messages.
     #[error("a lease request needs a positive time to live and count")]
     EmptyLeaseRequest,
+    /// A message too large for the store (the journal's records are at
+    /// most 1 GiB).
+    #[error("a message of {size} bytes is larger than this store takes ({limit})")]
+    MessageTooLarge {
+        /// The message's size.
+        size: u64,
+        /// The largest the store takes.
+        limit: u64,
+    },
     /// A configuration value that cannot work.
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),

@@ -84,6 +84,7 @@ mod engine;
 pub mod envelope;
 pub mod error;
 mod id;
+pub mod journal;
 mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -101,6 +102,7 @@ pub use envelope::{
 };
 pub use error::{CorruptError, MisuseError, QueueError, StorageError};
 pub use id::{ParseQueueIdError, QueueId};
+pub use journal::{JournalOptions, JournalRecovery, JournalStats, JournalStore};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgError, PgOptions, PgStore};

@@ -45,7 +45,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use crate::codec::{self, DecodeError};
-use crate::engine::{Core, Data, Engine, Entry, Spool};
+use crate::engine::{Core, Data, Durable, Engine, Entry, Spool};
 use crate::error::{CorruptError, MisuseError, QueueError, StorageError};
 use crate::id::QueueId;
 use crate::state::MessageState;
@@ -202,7 +202,7 @@ impl SpoolStore {
             committer,
             _lock: lock,
         });
-        let engine = Engine::new(core, Some(Arc::clone(&spool)));
+        let engine = Engine::new(core, Some(Durable::Files(Arc::clone(&spool))));
         Ok((SpoolStore { engine, spool }, report))
     }
 
@@ -358,7 +358,7 @@ fn quarantine(dir: &Path, files: &[PathBuf]) -> (Vec<PathBuf>, Option<StorageErr
 }
 
 /// Takes the spool's lock, or reports who holds it.
-fn lock_spool(dir: &Path) -> Result<File, StorageError> {
+pub(crate) fn lock_spool(dir: &Path) -> Result<File, StorageError> {
     let path = dir.join(LOCK_FILE);
     let file = fs::OpenOptions::new()
         .create(true)
