@@ -9,7 +9,7 @@
 //! changes of one message in the order they happened; the caller then
 //! waits, without the lock, until the change is durable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -69,9 +69,97 @@ impl Entry {
     fn is_due(&self, now: Timestamp) -> bool {
         !self.state.held
             && self.lease.is_none_or(|(_, expires)| expires <= now)
-            && self.state.next_attempt <= now
-            && self.envelope.hold_until.is_none_or(|t| t <= now)
+            && self.due_at() <= now
             && self.state.pending().next().is_some()
+    }
+
+    /// The earliest time it can be leased: its next attempt, or its
+    /// FUTURERELEASE time.
+    fn due_at(&self) -> Timestamp {
+        self.envelope
+            .hold_until
+            .map_or(self.state.next_attempt, |t| t.max(self.state.next_attempt))
+    }
+
+    fn work_key(&self, id: QueueId) -> WorkKey {
+        WorkKey {
+            priority: self.envelope.priority,
+            queued: self.queued,
+            id,
+        }
+    }
+
+    /// Where the due index should have it.
+    fn slot(&self) -> Slot {
+        if self.state.held || self.state.pending().next().is_none() {
+            return Slot::None;
+        }
+        match self.lease {
+            Some((_, expires)) => Slot::Leased(expires),
+            None => Slot::Waiting(self.due_at()),
+        }
+    }
+}
+
+/// A message's place in the due index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Held, or nothing pending: never leased as it is.
+    None,
+    /// Not leased; due at this time.
+    Waiting(Timestamp),
+    /// Due (seen due by a lease call), in `ready`.
+    Ready,
+    /// Leased until this time.
+    Leased(Timestamp),
+}
+
+/// The due index: which messages a lease call has to look at, so that it
+/// does not scan the queue. Every message with pending work is in exactly
+/// one of the sets, as its `Slot` says.
+#[derive(Debug, Default)]
+struct DueIndex {
+    slots: BTreeMap<QueueId, Slot>,
+    /// Not leased, by the time they become due.
+    waiting: BTreeSet<(Timestamp, QueueId)>,
+    /// Due, in the order work is handed out (MT-PRIORITY, then age).
+    ready: BTreeSet<WorkKey>,
+    /// Leased, by expiry.
+    leased: BTreeSet<(Timestamp, QueueId)>,
+}
+
+impl DueIndex {
+    fn remove(&mut self, id: QueueId, key: Option<WorkKey>) {
+        match self.slots.remove(&id) {
+            Some(Slot::Waiting(t)) => {
+                self.waiting.remove(&(t, id));
+            }
+            Some(Slot::Ready) => {
+                if let Some(k) = key {
+                    self.ready.remove(&k);
+                }
+            }
+            Some(Slot::Leased(t)) => {
+                self.leased.remove(&(t, id));
+            }
+            Some(Slot::None) | None => {}
+        }
+    }
+
+    fn put(&mut self, id: QueueId, slot: Slot, key: WorkKey) {
+        match slot {
+            Slot::None => return,
+            Slot::Waiting(t) => {
+                self.waiting.insert((t, id));
+            }
+            Slot::Ready => {
+                self.ready.insert(key);
+            }
+            Slot::Leased(t) => {
+                self.leased.insert((t, id));
+            }
+        }
+        self.slots.insert(id, slot);
     }
 }
 
@@ -80,6 +168,7 @@ pub(crate) struct Core {
     pub entries: BTreeMap<QueueId, Entry>,
     pub ids: IdGenerator,
     next_token: u64,
+    due: DueIndex,
 }
 
 impl Core {
@@ -97,27 +186,79 @@ impl Core {
         }
     }
 
+    /// Puts `id` where the due index should have it (after any change to
+    /// its entry, or its removal).
+    pub(crate) fn reindex(&mut self, id: QueueId) {
+        let key = self.entries.get(&id).map(|e| e.work_key(id));
+        self.due.remove(id, key);
+        if let (Some(e), Some(key)) = (self.entries.get(&id), key) {
+            self.due.put(id, e.slot(), key);
+        }
+    }
+
+    /// Builds the due index from scratch (after recovery).
+    pub(crate) fn rebuild_index(&mut self) {
+        self.due = DueIndex::default();
+        let ids: Vec<QueueId> = self.entries.keys().copied().collect();
+        for id in ids {
+            self.reindex(id);
+        }
+    }
+
     fn lease(&mut self, request: LeaseRequest, now: Timestamp) -> Vec<Lease> {
-        let mut due: Vec<WorkKey> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| e.is_due(now))
-            .map(|(&id, e)| WorkKey {
-                priority: e.envelope.priority,
-                queued: e.queued,
-                id,
-            })
-            .collect();
-        due.sort_unstable();
-        due.truncate(request.max_messages);
+        // Expired leases and messages that came due join `ready`.
+        let mut moved = Vec::new();
+        while let Some(&(t, id)) = self.due.leased.first() {
+            if t > now {
+                break;
+            }
+            self.due.leased.remove(&(t, id));
+            self.due.slots.remove(&id);
+            moved.push(id);
+        }
+        while let Some(&(t, id)) = self.due.waiting.first() {
+            if t > now {
+                break;
+            }
+            self.due.waiting.remove(&(t, id));
+            self.due.slots.remove(&id);
+            moved.push(id);
+        }
+        for id in moved {
+            let Some(e) = self.entries.get(&id) else {
+                continue;
+            };
+            let key = e.work_key(id);
+            if e.is_due(now) {
+                self.due.put(id, Slot::Ready, key);
+            } else {
+                // An expired lease of a held message, say.
+                let slot = match e.slot() {
+                    Slot::Leased(_) => Slot::Waiting(e.due_at()),
+                    other => other,
+                };
+                self.due.put(id, slot, key);
+            }
+        }
+
         let expires = now.saturating_add(request.ttl);
-        let mut leases = Vec::with_capacity(due.len());
-        for key in due {
-            self.next_token += 1;
-            let token = self.next_token;
+        let mut leases = Vec::new();
+        let mut not_yet = Vec::new();
+        while leases.len() < request.max_messages {
+            let Some(key) = self.due.ready.pop_first() else {
+                break;
+            };
+            self.due.slots.remove(&key.id);
             let Some(e) = self.entries.get_mut(&key.id) else {
                 continue;
             };
+            if !e.is_due(now) {
+                // Moved to `ready` by a call with a later `now`.
+                not_yet.push(key.id);
+                continue;
+            }
+            self.next_token += 1;
+            let token = self.next_token;
             e.lease = Some((token, expires));
             leases.push(Lease {
                 token,
@@ -130,6 +271,10 @@ impl Core {
                 pending: e.state.pending().collect(),
                 expires,
             });
+            self.due.put(key.id, Slot::Leased(expires), key);
+        }
+        for id in not_yet {
+            self.reindex(id);
         }
         leases
     }
@@ -226,7 +371,8 @@ fn validate(envelope: &Envelope) -> Result<(), MisuseError> {
 }
 
 impl Engine {
-    pub(crate) fn new(core: Core, durable: Option<Durable>) -> Self {
+    pub(crate) fn new(mut core: Core, durable: Option<Durable>) -> Self {
+        core.rebuild_index();
         Engine {
             core: Mutex::new(core),
             durable,
@@ -266,6 +412,7 @@ impl Engine {
         let (value, done) = {
             let mut core = self.lock();
             let (value, changed) = change(&mut core)?;
+            core.reindex(id);
             let done = if changed {
                 self.persist(&core, &[id])
             } else {
@@ -314,7 +461,8 @@ impl Engine {
             }
         };
         let state = MessageState::fresh(&envelope, now);
-        self.lock().entries.insert(
+        let mut core = self.lock();
+        core.entries.insert(
             id,
             Entry {
                 envelope: Arc::new(envelope),
@@ -325,6 +473,7 @@ impl Engine {
                 data,
             },
         );
+        core.reindex(id);
         Ok(id)
     }
 
@@ -352,6 +501,7 @@ impl Engine {
         let entry = core.leased(lease)?;
         let expires = now.saturating_add(ttl);
         entry.lease = Some((lease.token, expires));
+        core.reindex(lease.id);
         Ok(expires)
     }
 
@@ -398,6 +548,9 @@ impl Engine {
         let (pending, done) = {
             let mut core = self.lock();
             let pending = core.record(lease, outcomes, now)?;
+            if pending > 0 {
+                core.reindex(lease.id);
+            }
             let done = if pending > 0 {
                 if outcomes.is_empty() {
                     Vec::new()
@@ -406,6 +559,7 @@ impl Engine {
                 }
             } else {
                 core.entries.remove(&lease.id);
+                core.reindex(lease.id);
                 match &self.durable {
                     Some(durable) => vec![durable.submit(Write::Delete { id: lease.id })],
                     None => Vec::new(),
@@ -438,6 +592,7 @@ impl Engine {
     pub(crate) fn unlease(&self, lease: &Lease) -> Result<(), QueueError> {
         let mut core = self.lock();
         core.leased(lease)?.lease = None;
+        core.reindex(lease.id);
         Ok(())
     }
 
@@ -447,6 +602,7 @@ impl Engine {
             core.entries
                 .remove(&id)
                 .ok_or(MisuseError::UnknownMessage(id))?;
+            core.reindex(id);
             match &self.durable {
                 Some(durable) => vec![durable.submit(Write::Delete { id })],
                 None => Vec::new(),
@@ -501,6 +657,9 @@ impl Engine {
                     e.state.next_attempt = now;
                     changed.push(id);
                 }
+            }
+            for &id in &changed {
+                core.reindex(id);
             }
             (changed.len(), self.persist(&core, &changed))
         };

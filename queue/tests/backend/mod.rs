@@ -38,6 +38,7 @@ macro_rules! backend_suite {
             complete_removes_a_finished_message,
             five_day_lifetime_through_the_store,
             concurrent_enqueues,
+            lease_hands_out_exactly_the_due_work_in_order,
         ]);
     };
     (@cases $backend:ident, $make:path, [$($case:ident),* $(,)?]) => {
@@ -661,6 +662,116 @@ pub(crate) mod cases {
             (111, RecipientStatus::Failed)
         );
         s.delete(id).await.unwrap();
+    }
+
+    /// Several hundred seeded random steps (enqueues with priorities and
+    /// FUTURERELEASE, leases of random size and time to live, completions,
+    /// deferrals, unleases, renewals, leases left to expire, holds, time
+    /// going forward and sometimes back): every lease hands out exactly the
+    /// due work a scan of `list` finds, in MT-PRIORITY then age order.
+    pub async fn lease_hands_out_exactly_the_due_work_in_order<S: QueueStore>(s: Arc<S>) {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut now_s = 0u64;
+        let mut leases: Vec<postel_queue::Lease> = Vec::new();
+        let mut n = 0;
+        for _ in 0..400 {
+            let now = at(now_s);
+            match next(10) {
+                0..=2 => {
+                    let mut e = envelope(&["a@x.example", "b@y.example"][..1 + next(2) as usize]);
+                    e.sender = format!("s{n}@o.example");
+                    n += 1;
+                    e.priority = next(7) as i8 - 3;
+                    if next(4) == 0 {
+                        e.hold_until = Some(at(now_s + next(60)));
+                    }
+                    s.enqueue(e, Bytes::new(), now).await.unwrap();
+                }
+                3..=5 => {
+                    let max = 1 + next(5) as usize;
+                    let mut due: Vec<_> = s
+                        .list(now)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .filter(|m| {
+                            let start = m
+                                .envelope
+                                .hold_until
+                                .map_or(m.state.next_attempt, |t| t.max(m.state.next_attempt));
+                            !m.state.held
+                                && m.leased_until.is_none()
+                                && start <= now
+                                && m.state.pending().next().is_some()
+                        })
+                        .map(|m| (-m.envelope.priority, m.queued, m.id))
+                        .collect();
+                    due.sort();
+                    due.truncate(max);
+                    let expected: Vec<_> = due.into_iter().map(|d| d.2).collect();
+                    let got = s.lease(request(max, 1 + next(100)), now).await.unwrap();
+                    assert_eq!(
+                        got.iter().map(|l| l.id).collect::<Vec<_>>(),
+                        expected,
+                        "at {now_s} s"
+                    );
+                    leases.extend(got);
+                }
+                6 if !leases.is_empty() => {
+                    let l = leases.swap_remove(next(leases.len() as u64) as usize);
+                    let result = match next(5) {
+                        0 => {
+                            let all: Vec<_> = l.pending.iter().map(|&i| delivered(i)).collect();
+                            s.complete(&l, &all, now).await.map(|_| ())
+                        }
+                        1 => {
+                            let deferral = Deferral {
+                                next_attempt: at(now_s + next(80)),
+                                delay_warning_sent: false,
+                            };
+                            s.defer(&l, deferral, now).await
+                        }
+                        2 => s.unlease(&l).await,
+                        3 => s
+                            .renew(&l, Duration::from_secs(1 + next(50)), now)
+                            .await
+                            .map(|_| ()),
+                        // Left to expire.
+                        _ => Ok(()),
+                    };
+                    // A lease that expired and was handed out again is lost.
+                    if let Err(e) = result {
+                        assert!(
+                            matches!(
+                                e,
+                                QueueError::Misuse(MisuseError::LeaseLost(_))
+                                    | QueueError::Misuse(MisuseError::UnknownMessage(_))
+                            ),
+                            "{e:?}"
+                        );
+                    }
+                }
+                7 => {
+                    let all = s.list(now).await.unwrap();
+                    if !all.is_empty() {
+                        let m = &all[next(all.len() as u64) as usize];
+                        if m.state.held {
+                            s.release(m.id).await.unwrap();
+                        } else {
+                            s.hold(m.id).await.unwrap();
+                        }
+                    }
+                }
+                8 if now_s > 20 && next(4) == 0 => now_s -= next(20),
+                _ => now_s += next(40),
+            }
+        }
     }
 
     pub async fn concurrent_enqueues<S: QueueStore + 'static>(s: Arc<S>) {
