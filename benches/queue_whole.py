@@ -4,14 +4,16 @@ private Postfix (Debian's postfix, 3.7) configured as the same relay, both
 loaded by Postfix's `smtp-source` and relaying into Postfix's `smtp-sink`.
 Run by hand, not in CI.
 
-For each message size, and each of --runs runs, three configurations run
+For each message size, and each of --runs runs, four configurations run
 one after the other, each with a fresh smtp-sink (and a fresh spool or
 queue):
 
   1. sink:    smtp-source straight into smtp-sink (the ceiling);
   2. relay:   smtp-source -> our relay (spool in a temporary directory under
               --workdir, on the normal disk) -> smtp-sink;
-  3. postfix: smtp-source -> a private Postfix instance (its own
+  3. journal: the same with `relay --journal` (JournalStore: append-only
+              segments, one fdatasync per batch);
+  4. postfix: smtp-source -> a private Postfix instance (its own
               config_directory, queue_directory and data_directory in the
               same temporary directory; chroot off; relayhost the sink)
               -> smtp-sink.
@@ -114,8 +116,10 @@ class Sink:
 
 
 class Relay:
-    def __init__(self, binary, workdir, relayhost_port, name):
+    def __init__(self, binary, workdir, relayhost_port, name, journal=False, expected=0):
         self.spool = workdir / f"spool-{name}"
+        self.journal = journal
+        self.expected = expected
         self.port = free_port()
         self.err_path = workdir / f"relay-{name}.err"
         self.err = open(self.err_path, "wb")
@@ -128,7 +132,7 @@ class Relay:
                 str(self.spool),
                 "--relayhost",
                 f"[127.0.0.1]:{relayhost_port}",
-            ],
+            ] + (["--journal"] if journal else []),
             stdout=subprocess.PIPE,
             stderr=self.err,
         )
@@ -137,6 +141,11 @@ class Relay:
             raise RuntimeError(f"relay did not start: {line!r}; see {self.err_path}")
 
     def queued(self):
+        if self.journal:
+            # A journal's segments cannot be counted like message files: what
+            # is left is what the relay has not logged as delivered (it logs
+            # an outcome once it is durably recorded).
+            return max(0, self.expected - self.outcomes()["delivered"])
         n = 0
         with os.scandir(self.spool) as it:
             for e in it:
@@ -152,7 +161,7 @@ class Relay:
                 m = re.search(r"> (delivered|deferred|failed):", line)
                 if m:
                     counts[m.group(1)] += 1
-                elif not line.startswith("relay: spool ") and not line.startswith(
+                elif not line.startswith(("relay: spool ", "relay: journal ")) and not line.startswith(
                     "relay: shutting down"
                 ):
                     counts["other"] += 1
@@ -311,8 +320,9 @@ def measure(kind, args, size, run, workdir, relay_bin):
     try:
         if kind == "sink":
             port = sink.port
-        elif kind == "relay":
-            server = Relay(relay_bin, workdir, sink.port, name)
+        elif kind in ("relay", "journal"):
+            server = Relay(relay_bin, workdir, sink.port, name,
+                           journal=kind == "journal", expected=args.messages)
             port = server.port
         else:
             server = Postfix(workdir, sink.port, name)
@@ -374,8 +384,8 @@ def main():
     ap.add_argument("--relay-bin", type=pathlib.Path, default=DEFAULT_RELAY)
     ap.add_argument("--workdir", type=pathlib.Path, default=pathlib.Path("/work"),
                     help="where the temporary spool/queue directory goes (a normal disk, not tmpfs)")
-    ap.add_argument("--only", nargs="+", choices=["sink", "relay", "postfix"],
-                    default=["sink", "relay", "postfix"])
+    ap.add_argument("--only", nargs="+", choices=["sink", "relay", "journal", "postfix"],
+                    default=["sink", "relay", "journal", "postfix"])
     args = ap.parse_args()
 
     missing = [t for t in TOOLS if shutil.which(t, path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", "")) is None]
@@ -392,7 +402,7 @@ def main():
     except KeyError:
         print("SKIP: no `postfix` user or `postdrop` group (Debian's postfix package creates them)")
         return 0
-    if "relay" in args.only and not args.relay_bin.exists():
+    if ("relay" in args.only or "journal" in args.only) and not args.relay_bin.exists():
         print(f"SKIP: {args.relay_bin} missing; build it with\n"
               "  CARGO_TARGET_DIR=/work/target-relay cargo build --release -p postel-queue "
               "--features delivery --example relay")
@@ -436,7 +446,7 @@ def main():
         sink = by.get((r["size"], r["run"], "sink"))
         pf = by.get((r["size"], r["run"], "postfix"))
         vs_pf = ""
-        if r["kind"] == "relay" and pf:
+        if r["kind"] in ("relay", "journal") and pf:
             vs_pf = (f"{a / rate(n, pf['accept_s']):.2f}x, "
                      f"{e / rate(n, pf['done_s']):.2f}x")
         vs_sink = ""
@@ -446,7 +456,7 @@ def main():
         print(f"| {r['size']} | {r['run']} | {r['kind']} | {fmt(a)} | {fmt(e)} | {vs_pf} "
               f"| {vs_sink} | {r['sink_count']} | {r['left']} | {r['load_before']} |")
     for size in args.size:
-        for kind in ("relay", "postfix"):
+        for kind in ("relay", "journal", "postfix"):
             rs = [r for r in results if r["size"] == size and r["kind"] == kind]
             if rs:
                 print(f"# size {size} {kind}: median accept "

@@ -1,6 +1,7 @@
 //! Durable enqueue + lease + complete of 10 KB messages on postel-queue's
-//! filesystem spool, with 1 and with 64 concurrent producers, against one
-//! fsync per message measured in the same run on the same disk.
+//! filesystem spool (file per message) and journal (append-only segments),
+//! with 1 and with 64 concurrent producers, against one fsync per message
+//! measured in the same run on the same disk.
 //!
 //! The baseline is what a spool without group commit does for each
 //! message: write the file, fsync it, rename it into place, fsync the
@@ -25,11 +26,37 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use postel_queue::{
-    Envelope, LeaseRequest, Outcome, QueueStore, Recipient, RecipientOutcome, SpoolOptions,
-    SpoolStore, SyncMode, Timestamp,
+    Envelope, JournalOptions, JournalStore, LeaseRequest, Outcome, QueueStore, Recipient,
+    RecipientOutcome, SpoolOptions, SpoolStore, SyncMode, Timestamp,
 };
 
 const RUNS: usize = 3;
+
+/// Producers, store, and the row's name.
+const CONFIGS: [(usize, Kind, &str); 6] = [
+    (
+        1,
+        Kind::Spool(SyncMode::PerFile),
+        "spool, 1 producer, fsync per file",
+    ),
+    (
+        64,
+        Kind::Spool(SyncMode::PerFile),
+        "spool, 64 producers, fsync per file",
+    ),
+    (
+        1,
+        Kind::Spool(SyncMode::Filesystem),
+        "spool, 1 producer, one syncfs per batch",
+    ),
+    (
+        64,
+        Kind::Spool(SyncMode::Filesystem),
+        "spool, 64 producers, one syncfs per batch",
+    ),
+    (1, Kind::Journal, "journal, 1 producer"),
+    (64, Kind::Journal, "journal, 64 producers"),
+];
 
 fn message() -> Bytes {
     let mut m = b"From: a@example.org\r\nTo: b@example.net\r\nSubject: bench\r\n\r\n".to_vec();
@@ -68,7 +95,7 @@ fn baseline(dir: &Path, n: usize, data: &[u8], complete: bool) -> Duration {
     start.elapsed()
 }
 
-async fn one_message(store: &SpoolStore, data: Bytes, now: Timestamp, complete: bool) {
+async fn one_message<S: QueueStore>(store: &S, data: Bytes, now: Timestamp, complete: bool) {
     let envelope = Envelope::new("a@example.org", [Recipient::new("b@example.net")], now);
     store.enqueue(envelope, data, now).await.expect("enqueue");
     if !complete {
@@ -88,7 +115,7 @@ async fn one_message(store: &SpoolStore, data: Bytes, now: Timestamp, complete: 
 
 /// Records every pending recipient of the lease as delivered, which removes
 /// the message in the same durable step (`complete`).
-async fn complete_lease(store: &SpoolStore, lease: &postel_queue::Lease, now: Timestamp) {
+async fn complete_lease<S: QueueStore>(store: &S, lease: &postel_queue::Lease, now: Timestamp) {
     let outcomes: Vec<RecipientOutcome> = lease
         .pending
         .iter()
@@ -99,12 +126,15 @@ async fn complete_lease(store: &SpoolStore, lease: &postel_queue::Lease, now: Ti
             },
         })
         .collect();
-    let pending = store.complete(lease, &outcomes, now).await.expect("complete");
+    let pending = store
+        .complete(lease, &outcomes, now)
+        .await
+        .expect("complete");
     assert_eq!(pending, 0);
 }
 
 /// Drains what producers left leased by others (none normally).
-async fn drain(store: &SpoolStore, now: Timestamp) -> usize {
+async fn drain<S: QueueStore>(store: &S, now: Timestamp) -> usize {
     let mut left = 0;
     loop {
         let req = LeaseRequest {
@@ -117,67 +147,87 @@ async fn drain(store: &SpoolStore, now: Timestamp) -> usize {
         }
         for lease in leases {
             left += 1;
-            let outcomes: Vec<RecipientOutcome> = lease
-                .pending
-                .iter()
-                .map(|&index| RecipientOutcome {
-                    index,
-                    outcome: Outcome::Delivered {
-                        reply: "250".into(),
-                    },
-                })
-                .collect();
-            store
-                .complete(&lease, &outcomes, now)
-                .await
-                .expect("complete");
+            complete_lease(store, &lease, now).await;
         }
     }
 }
 
-fn spool_run(
+/// The stores measured.
+#[derive(Clone, Copy)]
+enum Kind {
+    Spool(SyncMode),
+    Journal,
+}
+
+/// Runs `n` messages through a fresh store in `dir` from `producers`
+/// concurrent tasks; returns the time and the number of flushes (directory
+/// fsyncs for the spool, fdatasyncs for the journal).
+fn store_run(
     dir: &Path,
     n: usize,
     producers: usize,
     data: &Bytes,
     complete: bool,
-    mode: SyncMode,
+    kind: Kind,
 ) -> (Duration, u64) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let options = SpoolOptions {
-            sync_mode: mode,
-            ..SpoolOptions::default()
-        };
-        let (store, _) = SpoolStore::open(dir, options).expect("open spool");
-        let store = Arc::new(store);
-        let now = Timestamp::from_unix_secs(1_700_000_000);
-        let before = store.stats().dir_syncs;
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        for p in 0..producers {
-            let store = store.clone();
-            let data = data.clone();
-            let count = n / producers + usize::from(p < n % producers);
-            tasks.push(tokio::spawn(async move {
-                for _ in 0..count {
-                    one_message(&store, data.clone(), now, complete).await;
-                }
-            }));
+        match kind {
+            Kind::Spool(mode) => {
+                let options = SpoolOptions {
+                    sync_mode: mode,
+                    ..SpoolOptions::default()
+                };
+                let (store, _) = SpoolStore::open(dir, options).expect("open spool");
+                let store = Arc::new(store);
+                let before = store.stats().dir_syncs;
+                let t = drive(&store, n, producers, data, complete).await;
+                (t, store.stats().dir_syncs - before)
+            }
+            Kind::Journal => {
+                let (store, _) =
+                    JournalStore::open(dir, JournalOptions::default()).expect("open journal");
+                let store = Arc::new(store);
+                let before = store.stats().syncs;
+                let t = drive(&store, n, producers, data, complete).await;
+                (t, store.stats().syncs - before)
+            }
         }
-        for t in tasks {
-            t.await.expect("producer");
-        }
-        let elapsed = start.elapsed();
-        if complete {
-            let left = drain(&store, now).await;
-            assert_eq!(left, 0, "every message was completed by a producer");
-        }
-        (elapsed, store.stats().dir_syncs - before)
     })
+}
+
+async fn drive<S: QueueStore + 'static>(
+    store: &Arc<S>,
+    n: usize,
+    producers: usize,
+    data: &Bytes,
+    complete: bool,
+) -> Duration {
+    let now = Timestamp::from_unix_secs(1_700_000_000);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for p in 0..producers {
+        let store = store.clone();
+        let data = data.clone();
+        let count = n / producers + usize::from(p < n % producers);
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..count {
+                one_message(&*store, data.clone(), now, complete).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("producer");
+    }
+    let elapsed = start.elapsed();
+    if complete {
+        let left = drain(&**store, now).await;
+        assert_eq!(left, 0, "every message was completed by a producer");
+    }
+    elapsed
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -211,20 +261,14 @@ fn main() {
     let mut rows = Vec::new();
     for complete in [true, false] {
         let mut base = Vec::new();
-        let mut spool: Vec<Vec<f64>> = vec![Vec::new(); 4];
-        let mut syncs = [0u64; 4];
+        let mut spool: Vec<Vec<f64>> = vec![Vec::new(); CONFIGS.len()];
+        let mut syncs = [0u64; CONFIGS.len()];
         for _ in 0..RUNS {
             let d = fresh(&root, "baseline");
             base.push(n as f64 / baseline(&d, n, &data, complete).as_secs_f64());
-            let configs = [
-                (1, SyncMode::PerFile),
-                (64, SyncMode::PerFile),
-                (1, SyncMode::Filesystem),
-                (64, SyncMode::Filesystem),
-            ];
-            for (k, (producers, mode)) in configs.into_iter().enumerate() {
+            for (k, (producers, kind, _)) in CONFIGS.into_iter().enumerate() {
                 let d = fresh(&root, "spool");
-                let (t, s) = spool_run(&d, n, producers, &data, complete, mode);
+                let (t, s) = store_run(&d, n, producers, &data, complete, kind);
                 spool[k].push(n as f64 / t.as_secs_f64());
                 syncs[k] = s;
             }
@@ -237,7 +281,9 @@ fn main() {
         ));
     }
     let _ = fs::remove_dir_all(&root);
-    println!("| work | messages/s | vs one fsync per message | directory fsyncs (last run) |");
+    println!(
+        "| work | messages/s | vs one fsync per message | flushes (last run: directory fsyncs; journal: fdatasyncs) |"
+    );
     println!("|---|---|---|---|");
     for (complete, b, rates, syncs) in rows {
         let (what, spool, dirs) = if complete {
@@ -250,16 +296,9 @@ fn main() {
             ("write, fsync, rename, fsync dir", "enqueue only", n)
         };
         println!("| one fsync per message ({what}) | {b:.0} | 1.00x | {dirs} |");
-        let names = [
-            "1 producer, fsync per file",
-            "64 producers, fsync per file",
-            "1 producer, one syncfs per batch",
-            "64 producers, one syncfs per batch",
-        ];
-        for k in 0..4 {
+        for (k, (_, _, name)) in CONFIGS.iter().enumerate() {
             println!(
-                "| postel-queue spool, {} ({spool}) | {:.0} | {:.2}x | {} |",
-                names[k],
+                "| postel-queue {name} ({spool}) | {:.0} | {:.2}x | {} |",
                 rates[k],
                 rates[k] / b,
                 syncs[k]
