@@ -17,8 +17,12 @@ fn key_records() -> &'static [String; 2] {
     KEYS.get_or_init(|| {
         let load = |pem: &str| SigningKey::from_pem(pem).expect("test key").dns_record();
         [
-            load(include_str!("../../mail-auth-core/tests/dkim_support/rsa2048_pkcs8.pem")),
-            load(include_str!("../../mail-auth-core/tests/dkim_support/ed25519_pkcs8.pem")),
+            load(include_str!(
+                "../../mail-auth-core/tests/dkim_support/rsa2048_pkcs8.pem"
+            )),
+            load(include_str!(
+                "../../mail-auth-core/tests/dkim_support/ed25519_pkcs8.pem"
+            )),
         ]
     })
 }

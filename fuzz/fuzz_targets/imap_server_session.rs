@@ -22,7 +22,13 @@ fuzz_target!(|data: &[u8]| {
     let (control, input) = data.split_at(2);
     let store = MemoryStore::new();
     store.add_user("alice");
-    let _ = store.insert("alice", "INBOX", Bytes::from_static(b"Subject: a\r\n\r\nbody\r\n"), &[], None);
+    let _ = store.insert(
+        "alice",
+        "INBOX",
+        Bytes::from_static(b"Subject: a\r\n\r\nbody\r\n"),
+        &[],
+        None,
+    );
     let _ = store.insert("alice", "INBOX", Bytes::from_static(MULTIPART), &[], None);
     let mut config = ServerConfig::new("fuzz");
     config.starttls = true;

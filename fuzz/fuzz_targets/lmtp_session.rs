@@ -29,7 +29,8 @@ fuzz_target!(|data: &[u8]| {
                             }
                         })
                         .collect();
-                    s.respond_per_recipient(replies).expect("one reply per recipient");
+                    s.respond_per_recipient(replies)
+                        .expect("one reply per recipient");
                 }
                 e if e.needs_decision() => {
                     let _ = s.accept();

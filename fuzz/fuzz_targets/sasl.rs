@@ -48,7 +48,8 @@ fuzz_target!(|data: &[u8]| {
     } else {
         ClientCredentials::password("user", "pencil")
     };
-    if let Ok(mut client) = ClientExchange::new(mechanism, credentials, Some("clientnonce".into())) {
+    if let Ok(mut client) = ClientExchange::new(mechanism, credentials, Some("clientnonce".into()))
+    {
         let _ = client.initial_response();
         for challenge in rest.split(|&b| b == b'\n').take(4) {
             if client.respond(challenge).is_err() {

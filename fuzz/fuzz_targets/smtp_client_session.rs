@@ -28,12 +28,19 @@ fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
     let mut c = ClientSession::new(config, now);
     let mb = |s: &str| Mailbox::parse(s).ok();
-    let (Some(from), Some(a), Some(b)) = (mb("a@example.org"), mb("b@example.net"), mb("c@example.net")) else {
+    let (Some(from), Some(a), Some(b)) = (
+        mb("a@example.org"),
+        mb("b@example.net"),
+        mb("c@example.net"),
+    ) else {
         return;
     };
     let mut envelope = Some(Envelope {
         from: ReversePath::Mailbox(from),
-        params: MailParameters { size: Some(10), ..MailParameters::default() },
+        params: MailParameters {
+            size: Some(10),
+            ..MailParameters::default()
+        },
         recipients: vec![
             (ForwardPath::Mailbox(a), RcptParameters::default()),
             (ForwardPath::Mailbox(b), RcptParameters::default()),

@@ -6,7 +6,10 @@ use libfuzzer_sys::fuzz_target;
 use postel_smtp::reply::{ReplyLimits, ReplyParser};
 
 fn parse(pieces: &[&[u8]]) -> Vec<Result<postel_smtp::Reply, postel_smtp::ReplyError>> {
-    let mut p = ReplyParser::new(ReplyLimits { max_line: 512, max_lines: 32 });
+    let mut p = ReplyParser::new(ReplyLimits {
+        max_line: 512,
+        max_lines: 32,
+    });
     let mut out = Vec::new();
     for piece in pieces {
         p.feed(piece);
