@@ -34,7 +34,7 @@ use postel_queue::deliver::{
     HookError, HookFuture, ReportHook, ReportedRecipient, SmtpNexthop, SmtpPolicy, Status,
     TransportTable, Worker, WorkerOptions,
 };
-use postel_queue::dsn::{DsnConfig, DsnInput, DsnKind, DsnRecipient, build_dsn};
+use postel_queue::dsn::{DsnConfig, DsnInput, DsnKind, DsnRecipient, build_dsn, rfc5322_date};
 use postel_queue::schedule::DestinationPolicy;
 use postel_queue::{
     Body, ByMode, DeliverBy, Envelope, JournalOptions, JournalStore, MessageInfo, Notify,
@@ -216,7 +216,7 @@ impl<S: QueueStore> Receiver<S> {
         let mut data = format!(
             "Received: from {helo} ([{peer}]) by {} with ESMTP; {}\r\n",
             self.hostname,
-            SystemClock::now()
+            rfc5322_date(SystemClock::now())
         )
         .into_bytes();
         data.append(&mut self.message);

@@ -6,11 +6,14 @@
 //! recipient's outcome is kept.
 //!
 //! - [`QueueStore`]: the pluggable storage trait: enqueue (durable before
-//!   it returns), lease due work to workers, record outcomes, defer,
-//!   delete; and the operator's list, inspect, hold, release, delete and
-//!   force-retry (`mailq`, `postqueue`, `postsuper`).
-//! - [`SpoolStore`]: the embedded default, one directory with crash-safe
-//!   writes, group commit and recovery; [`MemoryStore`] for tests.
+//!   it returns), lease due work to workers, record outcomes, complete,
+//!   defer, delete; and the operator's list, inspect, hold, release, delete
+//!   and force-retry (`mailq`, `postqueue`, `postsuper`).
+//! - [`SpoolStore`]: the embedded default, one directory, a file per
+//!   message, crash-safe writes, group commit and recovery;
+//!   [`JournalStore`]: append-only segments with one `fdatasync` per batch
+//!   (the fast one); `PgStore` (feature `postgres`) for a queue shared by
+//!   several nodes; [`MemoryStore`] for tests.
 //! - [`schedule`]: Sans-IO decisions: [`RetryPolicy`] (Postfix's
 //!   `minimal_backoff_time`, `maximal_backoff_time`,
 //!   `maximal_queue_lifetime`, `bounce_queue_lifetime`,
@@ -29,7 +32,8 @@
 //! ## Durability
 //!
 //! `enqueue` returns only once the message is on disk (file and directory
-//! fsynced, or a committed transaction), so the SMTP server may answer
+//! fsynced, a journal batch synced, or a committed transaction), so the
+//! SMTP server may answer
 //! `250` after it and not before. A crash at any point loses no
 //! acknowledged message; at worst a recipient whose delivery was not yet
 //! recorded is delivered twice, never zero times.
@@ -43,7 +47,7 @@
 //!     RecipientOutcome, Recipient, Timestamp, Deferral};
 //!
 //! # async fn demo() -> Result<(), postel_queue::QueueError> {
-//! let store = MemoryStore::new(); // or SpoolStore::open(dir, SpoolOptions::default())?.0
+//! let store = MemoryStore::new(); // or JournalStore::open(dir, JournalOptions::default())?.0
 //! let now = Timestamp::from_unix_secs(1_700_000_000);
 //! let envelope = Envelope::new(
 //!     "alice@example.org",
