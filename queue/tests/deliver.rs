@@ -1294,3 +1294,121 @@ async fn a_busy_destination_gets_several_connections() {
     assert_eq!((report.deleted, report.connections), (50, 20));
     assert_eq!(seen.messages().len(), 90);
 }
+
+/// MX ordering and fallback from an RFC 1035 zone file (postel-dns's
+/// `ZoneResolver`): preference order, equal preferences shuffled by the
+/// seed (both orders seen), each host's IPv4 then IPv6 addresses; then
+/// through the worker: a preferred MX that refuses falls back to the next,
+/// an A-only domain is its own implicit MX, a null MX fails at once.
+#[tokio::test]
+async fn mx_ordering_and_fallback_from_a_zone_file() {
+    let (addr, seen) = smtp_server("127.0.0.1", ServerOptions::default()).await;
+    let port = addr.port();
+    let dir = TempDir::new("zone");
+    let zone_path = dir.path().join("test.zone");
+    std::fs::write(
+        &zone_path,
+        "$ORIGIN test.\n\
+         $TTL 300\n\
+         shuffle     IN MX 10 a.shuffle\n\
+         shuffle     IN MX 10 b.shuffle\n\
+         shuffle     IN MX 20 c.shuffle\n\
+         a.shuffle   IN A    127.0.1.1\n\
+         a.shuffle   IN AAAA ::1\n\
+         b.shuffle   IN A    127.0.1.2\n\
+         c.shuffle   IN A    127.0.1.3\n\
+         fallback    IN MX 5  dead.fallback\n\
+         fallback    IN MX 50 live.fallback\n\
+         dead.fallback IN A  127.0.0.2\n\
+         live.fallback IN A  127.0.0.1\n\
+         implicit    IN A    127.0.0.1\n\
+         null        IN MX 0 .\n",
+    )
+    .unwrap();
+    let zone = postel_dns::ZoneResolver::from_file(&zone_path).unwrap();
+
+    let mut first = std::collections::BTreeSet::new();
+    for seed in 0..32 {
+        let hop = SmtpNexthop::parse(&format!("shuffle.test:{port}")).unwrap();
+        let t = resolve_smtp(
+            &zone,
+            &hop,
+            &mut SplitMix64::new(seed),
+            &ResolveOptions::default(),
+        )
+        .await
+        .unwrap();
+        let hosts: Vec<_> = t.iter().map(|t| t.host.as_str()).collect();
+        assert_eq!(hosts.len(), 4, "{hosts:?}");
+        assert_eq!(hosts[3], "c.shuffle.test");
+        first.insert(hosts[0].to_owned());
+        // a's IPv4 address before its IPv6 one, next to each other.
+        let a: Vec<_> = t
+            .iter()
+            .filter(|t| t.host == "a.shuffle.test")
+            .map(|t| t.addr)
+            .collect();
+        assert_eq!(
+            a,
+            [
+                format!("127.0.1.1:{port}").parse().unwrap(),
+                format!("[::1]:{port}").parse().unwrap()
+            ]
+        );
+    }
+    assert_eq!(
+        first.into_iter().collect::<Vec<_>>(),
+        ["a.shuffle.test", "b.shuffle.test"],
+        "both orders of the equal preferences"
+    );
+
+    let mut table = TransportTable::new();
+    for d in ["fallback.test", "implicit.test", "null.test"] {
+        table.insert_str(d, &format!("smtp:{d}:{port}")).unwrap();
+    }
+    let store = Arc::new(MemoryStore::new());
+    let clock = clock_at(T0);
+    let c = Arc::clone(&clock);
+    let now = move || Timestamp::from_unix_millis(c.load(Ordering::SeqCst));
+    let options = WorkerOptions {
+        smtp: SmtpPolicy {
+            hello_name: "client.test".into(),
+            connect_timeout: Duration::from_secs(5),
+            ..SmtpPolicy::default()
+        },
+        ..WorkerOptions::default()
+    };
+    let scheduler = Scheduler::new(RetryPolicy::default(), DestinationPolicy::default()).unwrap();
+    let mut w = Worker::new(
+        Arc::clone(&store),
+        Arc::new(zone),
+        now,
+        table,
+        scheduler,
+        options,
+    )
+    .unwrap();
+    enqueue(
+        &store,
+        "s@o.test",
+        &["x@fallback.test", "y@implicit.test", "z@null.test"],
+        T0,
+    )
+    .await;
+    let report = w.run_once().await.unwrap();
+    assert_eq!(
+        statuses(&report),
+        [
+            ("x@fallback.test".into(), Status::Delivered),
+            ("y@implicit.test".into(), Status::Delivered),
+            ("z@null.test".into(), Status::Failed),
+        ]
+    );
+    assert_eq!(seen.messages().len(), 2);
+    let null = report
+        .events
+        .iter()
+        .find(|e| e.address == "z@null.test")
+        .unwrap();
+    assert!(null.reply.starts_with("556 5.1.10 "), "{}", null.reply);
+}
