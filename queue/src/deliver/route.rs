@@ -215,7 +215,11 @@ fn parse_host(text: &str, whole: &str) -> Result<Host, ParseError> {
         return Ok(Host::Ip(ip));
     }
     let name = text.strip_suffix('.').unwrap_or(text);
-    let ok = !name.is_empty()
+    // A host name never has the form of an address (RFC 1123 §2.1):
+    // `127.0.0.1.` would otherwise become a name that writes back as an
+    // address.
+    let ok = name.parse::<IpAddr>().is_err()
+        && !name.is_empty()
         && name.len() <= 253
         && name.split('.').all(|label| {
             !label.is_empty()
@@ -740,6 +744,10 @@ mod tests {
             "host:70000",
             "host:x",
             "x]",
+            // Found by fuzzing: an address with a trailing dot is neither
+            // an address nor a host name.
+            "[127.0.0.1.]:2525",
+            "10.0.0.1.",
         ] {
             assert!(SmtpNexthop::parse(bad).is_err(), "{bad}");
         }
