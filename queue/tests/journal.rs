@@ -246,8 +246,9 @@ async fn finished_segments_are_removed() {
 
 /// A message that stays queued while traffic goes by is copied forward
 /// when its segment is cleaned, with its latest state (a delivered
-/// recipient, a hold), and the old segments go.
-#[tokio::test]
+/// recipient, a hold), and the old segments go. Its data can be read all
+/// along, while it is being copied too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_lived_messages_are_copied_forward_with_their_state() {
     let dir = TempDir::new("journal-clean");
     let (s, _) = open(dir.path(), 4096);
@@ -267,6 +268,20 @@ async fn long_lived_messages_are_copied_forward_with_their_state() {
     .unwrap();
     s.hold(long).await.unwrap();
     let before = snapshot(&s, at(2)).await;
+    let s = Arc::new(s);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (s, stop, data) = (Arc::clone(&s), Arc::clone(&stop), data.clone());
+        tokio::spawn(async move {
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                assert_eq!(s.read_data(long).await.unwrap(), data);
+                reads += 1;
+                tokio::task::yield_now().await;
+            }
+            reads
+        })
+    };
     for i in 0..300u64 {
         let (env, d) = message(&format!("s{i:03}@o.example"), 1, 900, at(10 + i));
         s.enqueue(env, d, at(10 + i)).await.unwrap();
@@ -276,15 +291,20 @@ async fn long_lived_messages_are_copied_forward_with_their_state() {
             0
         );
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.await.unwrap();
     let stats = s.stats();
-    eprintln!("{stats:?}, {} segment files", segments(dir.path()).len());
+    eprintln!(
+        "{stats:?}, {} segment files, {reads} reads",
+        segments(dir.path()).len()
+    );
     assert!(stats.bytes_copied > 0, "{stats:?}");
     assert!(
         segments(dir.path()).len() <= 4,
         "{:?}",
         segments(dir.path())
     );
-    assert_eq!(snapshot(&s, at(2)).await, before);
+    assert_eq!(snapshot(&*s, at(2)).await, before);
     assert_eq!(s.read_data(long).await.unwrap(), data);
     drop(s);
     let (s, report) = open(dir.path(), 4096);

@@ -119,6 +119,7 @@ impl Writer {
             counters: Arc::clone(&counters),
             dir_dirty: false,
             stopped: None,
+            unpublished: Vec::new(),
         };
         // What recovery found unreferenced goes before anything new.
         thread_state.remove_dead();
@@ -179,6 +180,10 @@ struct State {
     dir_dirty: bool,
     /// Why the journal stopped, if it did.
     stopped: Option<String>,
+    /// Data locations of this batch's `M` records, published to readers
+    /// once the batch is written out (a copy made by cleaning must not be
+    /// read from the file before its bytes are there).
+    unpublished: Vec<(QueueId, (u64, u64))>,
 }
 
 fn stopped_error(dir: &Path, why: &str) -> StorageError {
@@ -230,6 +235,16 @@ impl State {
         }
         if let Err(e) = &result {
             self.stopped = Some(e.to_string());
+            self.unpublished.clear();
+        }
+        if result.is_ok() {
+            let mut index = self.index.lock();
+            for (id, at) in self.unpublished.drain(..) {
+                // Not if a later write of the batch removed it.
+                if self.tracker.messages.contains_key(&id) {
+                    index.insert(id, at);
+                }
+            }
         }
         for done in replies {
             let _ = done.send(match &result {
@@ -288,11 +303,12 @@ impl State {
     }
 
     /// An `M` record of `id` is at `loc`, its data `data_offset` into it.
+    /// Readers see the new place once the batch is synced; until then the
+    /// old one (a cleaned segment is removed only after that).
     fn placed(&mut self, id: QueueId, loc: Loc, data_offset: u64) {
         self.tracker.message(id, loc);
-        self.index
-            .lock()
-            .insert(id, (loc.seg, loc.offset + data_offset));
+        self.unpublished
+            .push((id, (loc.seg, loc.offset + data_offset)));
     }
 
     fn rotate(&mut self) -> Result<(), StorageError> {
