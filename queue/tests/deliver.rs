@@ -1231,6 +1231,35 @@ async fn one_delay_report_after_the_delay_warning_time() {
         advance(&clock, 1000);
     }
     assert_eq!(reports.lock().unwrap().len(), 1);
+
+    // A message whose deferred recipients all opted out of delay reports
+    // gets none, and is marked as warned so the question is not asked
+    // again.
+    let start = Timestamp::from_unix_millis(clock.load(Ordering::SeqCst));
+    let env = Envelope::new(
+        "t@o.test",
+        [with_notify(
+            "defer-c@x.test",
+            Notify {
+                success: false,
+                failure: true,
+                delay: false,
+            },
+        )],
+        start,
+    );
+    let quiet = store
+        .enqueue(env, b"Subject: y\r\n\r\nhi\r\n".to_vec().into(), start)
+        .await
+        .unwrap();
+    for _ in 0..12 {
+        w.run_once().await.unwrap();
+        advance(&clock, 900);
+    }
+    let info = store.inspect(quiet, start).await.unwrap();
+    assert!(info.state.attempts >= 2, "{}", info.state.attempts);
+    assert!(info.state.delay_warned);
+    assert_eq!(reports.lock().unwrap().len(), 1);
 }
 
 /// A destination with much leased work gets one connection per

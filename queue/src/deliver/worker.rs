@@ -318,6 +318,8 @@ struct Finish {
     failed: Vec<ReportedRecipient>,
     /// Deferred recipients to warn about, and until when the queue tries.
     delayed: Vec<ReportedRecipient>,
+    /// A delay report is due (whether or not a recipient wants one).
+    delay_due: bool,
     retry_until: Timestamp,
     retry_at: Option<Timestamp>,
     minimal_backoff: Duration,
@@ -629,7 +631,10 @@ async fn settle<S: QueueStore>(
         f.retry_at
             .get_or_insert(f.now.saturating_add(f.minimal_backoff));
     }
-    let mut warned = f.lease.delay_warned;
+    // Due but wanted by nobody (every deferred recipient's NOTIFY leaves
+    // delays out): nothing to send, and nothing to ask again next time.
+    let mut warned =
+        f.lease.delay_warned || (f.delay_due && f.delayed.is_empty() && hook.is_some());
     if let Some(hook) = &hook
         && !f.delayed.is_empty()
     {
@@ -1145,6 +1150,7 @@ where
             recorded: std::mem::take(&mut work.recorded),
             failed,
             delayed,
+            delay_due: warn_delay,
             retry_until,
             retry_at,
             minimal_backoff: policy.minimal_backoff_time,
