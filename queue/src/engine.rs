@@ -446,8 +446,8 @@ impl Engine {
                 let offset = text.len() as u64;
                 let stored = match durable {
                     Durable::Files(_) => Data::File { offset },
-                    Durable::Journal(j) => {
-                        journal::check_size(j, &text, &data)?;
+                    Durable::Journal(_) => {
+                        journal::check_size(&text, &data)?;
                         Data::Journal
                     }
                 };

@@ -49,6 +49,21 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// The same error again, for each of the callers one failure concerns
+    /// (`io::Error` is not `Clone`: its kind and text are kept).
+    pub(crate) fn duplicate(&self) -> StorageError {
+        match self {
+            StorageError::Io { op, path, source } => StorageError::Io {
+                op,
+                path: path.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            StorageError::CommitterStopped => StorageError::CommitterStopped,
+            StorageError::Locked(p) => StorageError::Locked(p.clone()),
+            StorageError::Spawn(e) => StorageError::Spawn(io::Error::new(e.kind(), e.to_string())),
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         StorageError::Io {
             op,

@@ -87,6 +87,7 @@ pub mod dsn;
 mod engine;
 pub mod envelope;
 pub mod error;
+mod group_commit;
 mod id;
 pub mod journal;
 mod memory;

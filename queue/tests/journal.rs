@@ -398,6 +398,22 @@ async fn a_journal_in_use_is_refused() {
     }
     drop(s);
     open(dir.path(), 4096);
+    // Settings that cannot work are refused.
+    for bad in [
+        JournalOptions {
+            segment_size: 4095,
+            ..JournalOptions::default()
+        },
+        JournalOptions {
+            max_batch: 0,
+            ..JournalOptions::default()
+        },
+    ] {
+        assert!(matches!(
+            JournalStore::open(dir.path(), bad),
+            Err(QueueError::Misuse(_))
+        ));
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -141,7 +141,6 @@ pub(crate) struct Journal {
     pub dir: PathBuf,
     pub writer: Writer,
     pub index: Arc<SharedIndex>,
-    pub max_record: u64,
     /// Dropped last, after the writer has finished.
     pub _lock: File,
 }
@@ -207,7 +206,6 @@ impl JournalStore {
             dir,
             writer,
             index,
-            max_record: record::MAX_BODY as u64,
             _lock: lock,
         });
         let engine = Engine::new(replayed.core, Some(Durable::Journal(Arc::clone(&journal))));
@@ -476,15 +474,43 @@ fn replay(dir: &Path) -> Result<Replayed, StorageError> {
     })
 }
 
-/// Checks an enqueue fits in one record.
-pub(crate) fn check_size(journal: &Journal, header: &str, data: &Bytes) -> Result<(), QueueError> {
-    let size = (header.len() + data.len()) as u64 + 64;
-    if size > journal.max_record {
-        return Err(MisuseError::MessageTooLarge {
-            size: data.len() as u64,
-            limit: journal.max_record - header.len() as u64 - 64,
-        }
-        .into());
+/// Room in a record body for the kind, ID, lengths and the state a copy
+/// carries, besides the header and the data.
+const RECORD_OVERHEAD: u64 = 64 << 10;
+
+/// Checks an enqueue (its header and data) fits in one record.
+pub(crate) fn check_size(header: &str, data: &Bytes) -> Result<(), QueueError> {
+    fits(
+        header.len() as u64,
+        data.len() as u64,
+        record::MAX_BODY as u64,
+    )
+}
+
+fn fits(header: u64, data: u64, max_body: u64) -> Result<(), QueueError> {
+    let limit = max_body.saturating_sub(header + RECORD_OVERHEAD);
+    if data > limit {
+        return Err(MisuseError::MessageTooLarge { size: data, limit }.into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_must_fit_in_one_record() {
+        let max = 1 << 20;
+        let limit = max - 300 - RECORD_OVERHEAD;
+        assert!(fits(300, limit, max).is_ok());
+        match fits(300, limit + 1, max) {
+            Err(QueueError::Misuse(MisuseError::MessageTooLarge { size, limit: l })) => {
+                assert_eq!((size, l), (limit + 1, limit));
+            }
+            other => panic!("{other:?}"),
+        }
+        // The real limit is well above what an SMTP server accepts.
+        assert!(check_size("h", &Bytes::from(vec![0; 1 << 20])).is_ok());
+    }
 }

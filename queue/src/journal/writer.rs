@@ -26,14 +26,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::oneshot;
 
 use super::record::{self, Encoded, Record};
 use super::tracker::{Loc, Tracker};
 use crate::error::StorageError;
+use crate::group_commit::{BatchThread, Job};
 use crate::id::QueueId;
 use crate::spool::committer::{Write, sync_dir};
 
@@ -60,13 +60,6 @@ pub(crate) fn segment_path(dir: &Path, seq: u64) -> PathBuf {
     dir.join(format!("{seq:016X}.seg"))
 }
 
-type Reply = oneshot::Sender<Result<(), StorageError>>;
-
-struct Job {
-    write: Write,
-    done: Reply,
-}
-
 /// Counters of the writer thread.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -82,8 +75,7 @@ pub(crate) struct Counters {
 /// finish what was submitted, then joins it.
 #[derive(Debug)]
 pub(crate) struct Writer {
-    tx: Option<mpsc::Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
+    thread: BatchThread,
     pub counters: Arc<Counters>,
 }
 
@@ -123,47 +115,15 @@ impl Writer {
         };
         // What recovery found unreferenced goes before anything new.
         thread_state.remove_dead();
-        let max_batch = start.max_batch.max(1);
-        let (tx, rx) = mpsc::channel::<Job>();
-        let thread = thread::Builder::new()
-            .name("postel-journal".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < max_batch {
-                        match rx.try_recv() {
-                            Ok(job) => batch.push(job),
-                            Err(_) => break,
-                        }
-                    }
-                    thread_state.commit(batch);
-                }
-                let _ = thread_state.out.flush();
-            })
-            .map_err(StorageError::Spawn)?;
-        Ok(Writer {
-            tx: Some(tx),
-            thread: Some(thread),
-            counters,
-        })
+        let thread = BatchThread::start("postel-journal", start.max_batch, move |batch| {
+            thread_state.commit(batch)
+        })?;
+        Ok(Writer { thread, counters })
     }
 
     /// Queues a write; the receiver completes when it is durable.
     pub(crate) fn submit(&self, write: Write) -> oneshot::Receiver<Result<(), StorageError>> {
-        let (done, rx) = oneshot::channel();
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Job { write, done });
-        }
-        rx
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.tx = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.thread.submit(write)
     }
 }
 
@@ -192,19 +152,6 @@ fn stopped_error(dir: &Path, why: &str) -> StorageError {
         dir,
         io::Error::other(why.to_owned()),
     )
-}
-
-fn clone_error(e: &StorageError) -> StorageError {
-    match e {
-        StorageError::Io { op, path, source } => StorageError::Io {
-            op,
-            path: path.clone(),
-            source: io::Error::new(source.kind(), source.to_string()),
-        },
-        StorageError::CommitterStopped => StorageError::CommitterStopped,
-        StorageError::Locked(p) => StorageError::Locked(p.clone()),
-        StorageError::Spawn(e) => StorageError::Spawn(io::Error::new(e.kind(), e.to_string())),
-    }
 }
 
 impl State {
@@ -249,7 +196,7 @@ impl State {
         for done in replies {
             let _ = done.send(match &result {
                 Ok(()) => Ok(()),
-                Err(e) => Err(clone_error(e)),
+                Err(e) => Err(e.duplicate()),
             });
         }
         if result.is_ok() {

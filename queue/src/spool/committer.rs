@@ -21,23 +21,23 @@
 //! concurrency rises, which is the point: 64 concurrent SMTP sessions do
 //! not wait for 64 rounds of flushes.
 //!
-//! A dedicated OS thread (not an async task) keeps blocking fsyncs away from
-//! the caller's runtime, and keeps the library free of any runtime.
+//! The thread itself is `group_commit::BatchThread`, shared with the
+//! journal.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
+use std::thread;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::{SpoolOptions, SyncMode};
 use crate::error::StorageError;
+use crate::group_commit::{BatchThread, Job, Reply};
 use crate::id::QueueId;
 
 /// One change to the spool directory.
@@ -55,13 +55,6 @@ pub(crate) enum Write {
     Delete { id: QueueId },
 }
 
-type Reply = oneshot::Sender<Result<(), StorageError>>;
-
-struct Job {
-    write: Write,
-    done: Reply,
-}
-
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub batches: AtomicU64,
@@ -74,8 +67,7 @@ pub(crate) struct Counters {
 /// thread finish what was submitted, then joins it.
 #[derive(Debug)]
 pub(crate) struct Committer {
-    tx: Option<mpsc::Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
+    thread: BatchThread,
     pub counters: Arc<Counters>,
 }
 
@@ -108,55 +100,22 @@ impl Committer {
             max_batch,
             sync_mode,
         } = options;
-        let (tx, rx) = mpsc::channel::<Job>();
         let counters = Arc::new(Counters::default());
-        let thread_counters = Arc::clone(&counters);
-        let thread = thread::Builder::new()
-            .name("postel-spool-commit".into())
-            .spawn(move || {
-                let batcher = Batcher {
-                    dir,
-                    sync_threads: sync_threads.max(1),
-                    sync_mode,
-                    counters: thread_counters,
-                };
-                while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < max_batch.max(1) {
-                        match rx.try_recv() {
-                            Ok(job) => batch.push(job),
-                            Err(_) => break,
-                        }
-                    }
-                    batcher.commit(batch);
-                }
-            })
-            .map_err(StorageError::Spawn)?;
-        Ok(Committer {
-            tx: Some(tx),
-            thread: Some(thread),
-            counters,
-        })
+        let batcher = Batcher {
+            dir,
+            sync_threads: sync_threads.max(1),
+            sync_mode,
+            counters: Arc::clone(&counters),
+        };
+        let thread = BatchThread::start("postel-spool-commit", max_batch, move |batch| {
+            batcher.commit(batch)
+        })?;
+        Ok(Committer { thread, counters })
     }
 
     /// Queues a write; the receiver completes when it is durable.
     pub(crate) fn submit(&self, write: Write) -> oneshot::Receiver<Result<(), StorageError>> {
-        let (done, rx) = oneshot::channel();
-        if let Some(tx) = &self.tx {
-            // If the thread is gone the job (and `done`) is dropped and the
-            // receiver reports that.
-            let _ = tx.send(Job { write, done });
-        }
-        rx
-    }
-}
-
-impl Drop for Committer {
-    fn drop(&mut self) {
-        self.tx = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.thread.submit(write)
     }
 }
 
@@ -279,7 +238,9 @@ impl Batcher {
         };
         for f in files {
             for done in f.waiting {
-                let _ = done.send(finish(clone_result(&f.result)));
+                let _ = done.send(finish(
+                    f.result.as_ref().map_err(StorageError::duplicate).copied(),
+                ));
             }
         }
         for (result, done) in delete_results {
@@ -362,20 +323,4 @@ fn write_tmp(f: &mut FileWrite) -> Result<(), StorageError> {
     }
     f.file = Some(file);
     Ok(())
-}
-
-fn clone_result(r: &Result<(), StorageError>) -> Result<(), StorageError> {
-    match r {
-        Ok(()) => Ok(()),
-        Err(StorageError::Io { op, path, source }) => Err(StorageError::Io {
-            op,
-            path: path.clone(),
-            source: io::Error::new(source.kind(), source.to_string()),
-        }),
-        Err(StorageError::CommitterStopped) => Err(StorageError::CommitterStopped),
-        Err(StorageError::Locked(path)) => Err(StorageError::Locked(path.clone())),
-        Err(StorageError::Spawn(e)) => {
-            Err(StorageError::Spawn(io::Error::new(e.kind(), e.to_string())))
-        }
-    }
 }
