@@ -17,6 +17,8 @@ fi
 
 need_apt=()
 command -v swaks >/dev/null 2>&1 || need_apt+=(swaks)
+# swaks --tls needs Net::SSLeay, which --no-install-recommends leaves out.
+perl -MNet::SSLeay -e1 >/dev/null 2>&1 || need_apt+=(libnet-ssleay-perl)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v fetchmail >/dev/null 2>&1 || need_apt+=(fetchmail)
 command -v mbsync >/dev/null 2>&1 || need_apt+=(isync)
