@@ -6,10 +6,8 @@
 
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use postel_core::driver::tls::NoServerAuthentication;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::TlsConnector;
 
 /// The TLS client configuration could not be built.
@@ -21,48 +19,6 @@ pub enum TlsSetupError {
     /// rustls refused the configuration (no protocol versions).
     #[error("TLS configuration: {0}")]
     Config(#[source] rustls::Error),
-}
-
-/// Signatures are still checked (the handshake must be with the holder of
-/// the certificate's key); who the certificate names is not.
-#[derive(Debug)]
-struct Unauthenticated(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unauthenticated {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// The two connectors a delivery agent uses.
@@ -102,7 +58,7 @@ impl Connectors {
             .with_safe_default_protocol_versions()
             .map_err(TlsSetupError::Config)?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Unauthenticated(provider)))
+            .with_custom_certificate_verifier(Arc::new(NoServerAuthentication::new()))
             .with_no_client_auth();
         Ok(Connectors {
             verifying: TlsConnector::from(Arc::new(verifying)),
